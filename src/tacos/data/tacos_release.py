@@ -1,0 +1,167 @@
+"""Reader of the TACOS release (Zenodo record 15379789) into ``Clip`` records.
+
+Layout: ``annotations_strong.csv`` (filename,text,onset,offset), ``annotations_weak.csv``
+(filename,text; older copies name the column ``caption``), ``development_split.csv`` and
+``test_split.csv`` (filename), and ``audio/<filename>``. The split files define the clip set.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from pathlib import Path
+
+from tacos.data.checks import checked_region, clean_text, probe_duration
+from tacos.data.manifest import Clip, Region
+from tacos.data.report import DataFormatError, DataReport
+from tacos.data.tables import numbered_rows, read_table
+
+STRONG_COLUMNS = ("filename", "text", "onset", "offset")
+WEAK_COLUMNS = ("filename", "text")
+SPLIT_COLUMNS = ("filename",)
+SPLIT_FILES = {"development": "development_split.csv", "test": "test_split.csv"}
+FIX_FETCH = "run the fetch_tacos rule, or point data.tacos in the config at the release"
+
+
+def read_tacos(
+    root: str | os.PathLike,
+    report: DataReport,
+    strong_file: str | os.PathLike | None = None,
+    audio_dir: str | os.PathLike | None = None,
+) -> list[Clip]:
+    """Every clip of both splits with its weak caption(s) and strong regions.
+
+    ``strong_file`` replaces ``annotations_strong.csv`` (e.g. by LLM-cleaned captions in the
+    same format); ``audio_dir`` defaults to ``root/audio``.
+    """
+    root = Path(root)
+    audio_dir = Path(audio_dir) if audio_dir else root / "audio"
+    splits = _read_splits(root, report)
+    strong_path = Path(strong_file) if strong_file else root / "annotations_strong.csv"
+    strong_rows = _rows_by_file(strong_path, STRONG_COLUMNS, splits, report)
+    weak_path = root / "annotations_weak.csv"
+    weak_rows = _rows_by_file(weak_path, WEAK_COLUMNS, splits, report)
+    clips = []
+    for filename, split in splits.items():
+        clip = _build_clip(
+            filename, split, audio_dir, strong_path, strong_rows, weak_path, weak_rows, report
+        )
+        if clip is not None:
+            clips.append(clip)
+    report.keep("clips", len(clips))
+    report.keep("regions", sum(len(clip.regions) for clip in clips))
+    report.keep("weak_captions", sum(len(clip.captions) for clip in clips))
+    return clips
+
+
+def _read_splits(root: Path, report: DataReport) -> dict[str, str]:
+    """filename -> split name, in file order; a file listed in two splits is an error."""
+    splits: dict[str, str] = {}
+    for split, name in SPLIT_FILES.items():
+        path = root / name
+        frame = read_table(path, SPLIT_COLUMNS, fix_missing=FIX_FETCH)
+        for row, record in numbered_rows(frame):
+            filename = clean_text(record["filename"])
+            if not filename:
+                report.skip("empty_filename", path, row, "filename is empty")
+            elif splits.get(filename) == split:
+                report.skip("duplicate_row", path, row, f"{filename} listed twice")
+            elif filename in splits:
+                raise DataFormatError(
+                    path,
+                    f"{filename} is also in the {splits[filename]} split",
+                    "each file may belong to one split only; remove it from one split file",
+                    row=row,
+                )
+            else:
+                splits[filename] = split
+    return splits
+
+
+def _rows_by_file(
+    path: Path, columns: tuple[str, ...], splits: dict[str, str], report: DataReport
+) -> dict[str, list[tuple[int, dict[str, str]]]]:
+    """Rows grouped by filename; exact duplicates and files of no split are counted skips."""
+    frame = read_table(path, columns, aliases={"caption": "text"}, fix_missing=FIX_FETCH)
+    grouped: dict[str, list[tuple[int, dict[str, str]]]] = defaultdict(list)
+    seen: set[tuple[str, ...]] = set()
+    for row, record in numbered_rows(frame):
+        key = tuple(clean_text(record[name]) for name in columns)
+        filename = key[0]
+        if key in seen:
+            report.skip("duplicate_row", path, row, f"same as an earlier row: {key}")
+        elif filename not in splits:
+            report.skip("not_in_split", path, row, f"{filename!r} is in no split file")
+        else:
+            seen.add(key)
+            grouped[filename].append((row, record))
+    return grouped
+
+
+def _build_clip(
+    filename: str,
+    split: str,
+    audio_dir: Path,
+    strong_path: Path,
+    strong_rows: dict[str, list[tuple[int, dict[str, str]]]],
+    weak_path: Path,
+    weak_rows: dict[str, list[tuple[int, dict[str, str]]]],
+    report: DataReport,
+) -> Clip | None:
+    rows = strong_rows.get(filename, [])
+    if not rows:
+        report.skip("no_annotations", strong_path, None, f"{filename} has no strong captions")
+        return None
+    duration = probe_duration(audio_dir / filename, report, strong_path, rows[0][0])
+    if duration is None:
+        return None
+    regions = _regions(rows, duration, strong_path, report)
+    if not regions:
+        report.skip("no_valid_regions", strong_path, rows[0][0], f"{filename}: no region left")
+        return None
+    captions = _weak_captions(filename, weak_rows, weak_path, report)
+    return Clip(
+        clip_id=Path(filename).stem,
+        audio_path=str(audio_dir / filename),
+        duration=duration,
+        captions=captions,
+        regions=regions,
+        split=split,
+    )
+
+
+def _regions(
+    rows: list[tuple[int, dict[str, str]]], duration: float, path: Path, report: DataReport
+) -> tuple[Region, ...]:
+    regions = []
+    for row, record in rows:
+        region = checked_region(
+            clean_text(record["text"]),
+            record["onset"],
+            record["offset"],
+            duration,
+            report,
+            path,
+            row,
+        )
+        if region is not None:
+            regions.append(region)
+    return tuple(sorted(regions, key=lambda region: (region.onset, region.offset, region.text)))
+
+
+def _weak_captions(
+    filename: str,
+    weak_rows: dict[str, list[tuple[int, dict[str, str]]]],
+    path: Path,
+    report: DataReport,
+) -> tuple[str, ...]:
+    captions = []
+    for row, record in weak_rows.get(filename, []):
+        text = clean_text(record["text"])
+        if text:
+            captions.append(text)
+        else:
+            report.skip("empty_text", path, row, "weak caption is empty")
+    if not captions:
+        report.flag("no_weak_caption", path, None, f"{filename} has no weak caption")
+    return tuple(captions)

@@ -1,0 +1,67 @@
+"""Paths, dataset sources and input functions shared by every stage."""
+
+from pathlib import Path
+
+
+DEMO_DIR = "data/demo"
+DATA_DIR = "results/data"
+DATASET_SPLITS = {
+    "tacos": ["development", "test"],
+    "clotho": ["development", "validation", "evaluation"],
+    "audioset": ["eval"],
+}
+SOURCE = config["data"]["source"]
+# The name the fetch layer gives each dataset, and the folder it downloads into.
+FETCH_NAMES = {"tacos": "tacos", "clotho": "clotho", "audioset": "audioset_strong"}
+
+
+def dataset_dir(dataset):
+    """The folder that holds a dataset's release files (AudioSet: the labels' folder)."""
+    entry = config["data"][dataset]
+    return entry["labels"].rsplit("/", 1)[0] if dataset == "audioset" else entry["root"]
+
+
+def check_demo_paths():
+    """The demo writes every dataset under DEMO_DIR; a config pointing elsewhere is an error."""
+    outside = [name for name in DATASET_SPLITS if not dataset_dir(name).startswith(DEMO_DIR)]
+    if outside:
+        raise ValueError(
+            f"data.source is 'demo' but data.{outside[0]} points outside {DEMO_DIR}/; "
+            f"keep the demo paths of config/config.yaml or set data.source to 'local'"
+        )
+
+
+if SOURCE == "demo":
+    check_demo_paths()
+
+
+def release_files(dataset):
+    """What a dataset's prepare step needs before it can read the release."""
+    if SOURCE == "demo":
+        return [f"{DEMO_DIR}/demo_manifest.json"]
+    if SOURCE == "download":
+        return [f"{dataset_dir(dataset)}/fetch_report.json"]
+    entry = config["data"][dataset]
+    if dataset == "audioset":
+        return [entry["labels"]]
+    if dataset == "clotho":
+        return [f"{entry['root']}/clotho_captions_{split}.csv" for split in DATASET_SPLITS[dataset]]
+    return [f"{entry['root']}/annotations_strong.csv", f"{entry['root']}/annotations_weak.csv"]
+
+
+def mirror(dataset):
+    return config["data"].get("mirrors", {}).get(FETCH_NAMES[dataset])
+
+
+def manifests(dataset):
+    return expand("{dir}/{dataset}/{split}.jsonl", dir=DATA_DIR, dataset=dataset, split=DATASET_SPLITS[dataset])
+
+
+def data_outputs():
+    """Manifests, reports and audio stores of every dataset."""
+    outputs = []
+    for dataset, splits in DATASET_SPLITS.items():
+        outputs += manifests(dataset)
+        outputs.append(f"{DATA_DIR}/{dataset}/report.json")
+        outputs += expand("{dir}/{dataset}/{split}.h5", dir=DATA_DIR, dataset=dataset, split=splits)
+    return outputs

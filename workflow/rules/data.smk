@@ -1,0 +1,79 @@
+"""Data stage: demo generation or download, reading into manifests, decoded-audio stores."""
+
+
+if SOURCE == "demo":
+
+    rule demo_data:
+        output:
+            f"{DEMO_DIR}/demo_manifest.json",
+        params:
+            out_dir=DEMO_DIR,
+            demo=config["data"]["demo"],
+        log:
+            "logs/demo_data.log",
+        benchmark:
+            "results/benchmarks/demo_data.tsv"
+        conda:
+            "../../envs/tacos.yaml"
+        script:
+            "../../scripts/make_demo_data.py"
+
+
+for dataset in DATASET_SPLITS:
+
+    if SOURCE == "download":
+
+        rule:
+            name:
+                f"fetch_{dataset}"
+            output:
+                f"{dataset_dir(dataset)}/fetch_report.json",
+            params:
+                dataset=FETCH_NAMES[dataset],
+                base_url=mirror(dataset),
+            resources:
+                downloads=1,
+            log:
+                f"logs/fetch_{dataset}.log",
+            conda:
+                "../../envs/tacos.yaml"
+            script:
+                "../../scripts/fetch_dataset.py"
+
+    rule:
+        name:
+            f"prepare_{dataset}"
+        input:
+            release_files(dataset),
+        output:
+            manifests=manifests(dataset),
+            report=f"{DATA_DIR}/{dataset}/report.json",
+        params:
+            dataset=dataset,
+            source=config["data"][dataset],
+        log:
+            f"logs/prepare_{dataset}.log",
+        conda:
+            "../../envs/tacos.yaml"
+        script:
+            "../../scripts/prepare_dataset.py"
+
+
+rule audio_store:
+    input:
+        manifest=f"{DATA_DIR}/{{dataset}}/{{split}}.jsonl",
+    output:
+        f"{DATA_DIR}/{{dataset}}/{{split}}.h5",
+    params:
+        sample_rate=config["audio"]["sample_rate"],
+    threads: 2
+    resources:
+        mem_mb=4000,
+    log:
+        "logs/audio_store/{dataset}_{split}.log",
+    benchmark:
+        "results/benchmarks/audio_store/{dataset}_{split}.tsv"
+    conda:
+        "../../envs/tacos.yaml"
+    script:
+        "../../scripts/build_audio_store.py"
