@@ -1,8 +1,5 @@
 """Paths, dataset sources and input functions shared by every stage."""
 
-from pathlib import Path
-
-
 DEMO_DIR = "data/demo"
 DATA_DIR = "results/data"
 DATASET_SPLITS = {
@@ -23,7 +20,9 @@ def dataset_dir(dataset):
 
 def check_demo_paths():
     """The demo writes every dataset under DEMO_DIR; a config pointing elsewhere is an error."""
-    outside = [name for name in DATASET_SPLITS if not dataset_dir(name).startswith(DEMO_DIR)]
+    outside = [
+        name for name in DATASET_SPLITS if not dataset_dir(name).startswith(DEMO_DIR)
+    ]
     if outside:
         raise ValueError(
             f"data.source is 'demo' but data.{outside[0]} points outside {DEMO_DIR}/; "
@@ -45,8 +44,14 @@ def release_files(dataset):
     if dataset == "audioset":
         return [entry["labels"]]
     if dataset == "clotho":
-        return [f"{entry['root']}/clotho_captions_{split}.csv" for split in DATASET_SPLITS[dataset]]
-    return [f"{entry['root']}/annotations_strong.csv", f"{entry['root']}/annotations_weak.csv"]
+        return [
+            f"{entry['root']}/clotho_captions_{split}.csv"
+            for split in DATASET_SPLITS[dataset]
+        ]
+    return [
+        f"{entry['root']}/annotations_strong.csv",
+        f"{entry['root']}/annotations_weak.csv",
+    ]
 
 
 def mirror(dataset):
@@ -54,7 +59,12 @@ def mirror(dataset):
 
 
 def manifests(dataset):
-    return expand("{dir}/{dataset}/{split}.jsonl", dir=DATA_DIR, dataset=dataset, split=DATASET_SPLITS[dataset])
+    return expand(
+        "{dir}/{dataset}/{split}.jsonl",
+        dir=DATA_DIR,
+        dataset=dataset,
+        split=DATASET_SPLITS[dataset],
+    )
 
 
 def data_outputs():
@@ -63,5 +73,7 @@ def data_outputs():
     for dataset, splits in DATASET_SPLITS.items():
         outputs += manifests(dataset)
         outputs.append(f"{DATA_DIR}/{dataset}/report.json")
-        outputs += expand("{dir}/{dataset}/{split}.h5", dir=DATA_DIR, dataset=dataset, split=splits)
+        outputs += expand(
+            "{dir}/{dataset}/{split}.h5", dir=DATA_DIR, dataset=dataset, split=splits
+        )
     return outputs

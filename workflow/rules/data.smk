@@ -1,20 +1,19 @@
 """Data stage: demo generation or download, reading into manifests, decoded-audio stores."""
 
-
 if SOURCE == "demo":
 
     rule demo_data:
         output:
             f"{DEMO_DIR}/demo_manifest.json",
-        params:
-            out_dir=DEMO_DIR,
-            demo=config["data"]["demo"],
         log:
             "logs/demo_data.log",
         benchmark:
             "results/benchmarks/demo_data.tsv"
         conda:
             "../../envs/tacos.yaml"
+        params:
+            out_dir=DEMO_DIR,
+            demo=config["data"]["demo"],
         script:
             "../../scripts/make_demo_data.py"
 
@@ -28,15 +27,15 @@ for dataset in DATASET_SPLITS:
                 f"fetch_{dataset}"
             output:
                 f"{dataset_dir(dataset)}/fetch_report.json",
-            params:
-                dataset=FETCH_NAMES[dataset],
-                base_url=mirror(dataset),
-            resources:
-                downloads=1,
             log:
                 f"logs/fetch_{dataset}.log",
             conda:
                 "../../envs/tacos.yaml"
+            resources:
+                downloads=1,
+            params:
+                dataset=FETCH_NAMES[dataset],
+                base_url=mirror(dataset),
             script:
                 "../../scripts/fetch_dataset.py"
 
@@ -48,13 +47,13 @@ for dataset in DATASET_SPLITS:
         output:
             manifests=manifests(dataset),
             report=f"{DATA_DIR}/{dataset}/report.json",
-        params:
-            dataset=dataset,
-            source=config["data"][dataset],
         log:
             f"logs/prepare_{dataset}.log",
         conda:
             "../../envs/tacos.yaml"
+        params:
+            dataset=dataset,
+            source=config["data"][dataset],
         script:
             "../../scripts/prepare_dataset.py"
 
@@ -64,16 +63,16 @@ rule audio_store:
         manifest=f"{DATA_DIR}/{{dataset}}/{{split}}.jsonl",
     output:
         f"{DATA_DIR}/{{dataset}}/{{split}}.h5",
-    params:
-        sample_rate=config["audio"]["sample_rate"],
-    threads: 2
-    resources:
-        mem_mb=4000,
     log:
         "logs/audio_store/{dataset}_{split}.log",
     benchmark:
         "results/benchmarks/audio_store/{dataset}_{split}.tsv"
     conda:
         "../../envs/tacos.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+    params:
+        sample_rate=config["audio"]["sample_rate"],
     script:
         "../../scripts/build_audio_store.py"

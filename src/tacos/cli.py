@@ -1,0 +1,75 @@
+"""The ``tacos`` command: each workflow step, runnable on its own outside Snakemake."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+
+from tacos.data.fetch import add_fetch_arguments, run_fetch
+from tacos.logs import setup_logging
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    from tacos.data.prepare import prepare_dataset
+
+    config = yaml.safe_load(Path(args.config).read_text(encoding="utf-8"))
+    report = prepare_dataset(args.dataset, config["data"][args.dataset], args.out)
+    print(report.summary())
+    return 0
+
+
+def _demo_data(args: argparse.Namespace) -> int:
+    from tacos.data.synthetic import make_demo_data
+
+    config = yaml.safe_load(Path(args.config).read_text(encoding="utf-8"))
+    make_demo_data(args.out, config["data"]["demo"])
+    return 0
+
+
+def _build_store(args: argparse.Namespace) -> int:
+    from tacos.data.store import build_audio_store
+
+    build_audio_store(args.manifest, args.out, args.sample_rate, threads=args.threads)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tacos", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo-data", help="generate the embedded demo datasets")
+    demo.add_argument("out", type=Path, help="output folder (tacos/, clotho/, audioset/)")
+    demo.add_argument("--config", default="config/config.yaml", help="config with data.demo")
+    demo.set_defaults(run=_demo_data)
+
+    fetch = commands.add_parser("fetch", help="download, verify and unpack a released dataset")
+    add_fetch_arguments(fetch)
+    fetch.set_defaults(run=run_fetch)
+
+    prepare = commands.add_parser("prepare", help="read a dataset into manifests and a report")
+    prepare.add_argument("dataset", choices=["tacos", "clotho", "audioset"])
+    prepare.add_argument("out", type=Path, help="folder for <split>.jsonl and report.json")
+    prepare.add_argument("--config", default="config/config.yaml", help="config with data paths")
+    prepare.set_defaults(run=_prepare)
+
+    store = commands.add_parser("build-store", help="decode a manifest's audio into one store")
+    store.add_argument("manifest", type=Path, help="a <split>.jsonl manifest")
+    store.add_argument("out", type=Path, help="the store to write (.h5)")
+    store.add_argument("--sample-rate", type=int, default=32000)
+    store.add_argument("--threads", type=int, default=2)
+    store.set_defaults(run=_build_store)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging()
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
