@@ -62,7 +62,8 @@ rule audio_store:
     input:
         manifest=f"{DATA_DIR}/{{dataset}}/{{split}}.jsonl",
     output:
-        f"{DATA_DIR}/{{dataset}}/{{split}}.h5",
+        store=f"{DATA_DIR}/{{dataset}}/{{split}}.h5",
+        report=f"{DATA_DIR}/{{dataset}}/{{split}}.h5.report.json",
     log:
         "logs/audio_store/{dataset}_{split}.log",
     benchmark:
