@@ -71,18 +71,26 @@ def measure(store: AudioStore, clips: list[Clip], args: argparse.Namespace) -> l
 
     def decode_crop(clip: Clip) -> np.ndarray:
         first = round(starts[clip.clip_id] * args.store_rate)
-        return load_audio(clip.audio_path, args.store_rate)[first : first + round(
-            args.crop * args.store_rate)]
+        return load_audio(clip.audio_path, args.store_rate)[
+            first : first + round(args.crop * args.store_rate)
+        ]
 
     readers = {
-        "full clip": (lambda c: store[c.clip_id],
-                      lambda c: load_audio(c.audio_path, args.store_rate)),
-        f"{args.crop:g} s crop": (lambda c: store.read(c.clip_id, starts[c.clip_id], args.crop),
-                                  decode_crop),
+        "full clip": (
+            lambda c: store[c.clip_id],
+            lambda c: load_audio(c.audio_path, args.store_rate),
+        ),
+        f"{args.crop:g} s crop": (
+            lambda c: store.read(c.clip_id, starts[c.clip_id], args.crop),
+            decode_crop,
+        ),
     }
     return [
-        (what, clips_per_second(from_store, order, args.seconds),
-         clips_per_second(from_mp3, order, args.seconds))
+        (
+            what,
+            clips_per_second(from_store, order, args.seconds),
+            clips_per_second(from_mp3, order, args.seconds),
+        )
         for what, (from_store, from_mp3) in readers.items()
     ]
 
@@ -91,15 +99,19 @@ def run(folder: Path, args: argparse.Namespace) -> None:
     started = time.perf_counter()
     clips = generate_clips(folder, args)
     hours = sum(clip.duration for clip in clips) / 3600
-    print(f"generated {len(clips)} mp3 clips at {args.source_rate} Hz ({hours * 60:.1f} min of "
-          f"audio, {args.min_duration:g}-{args.max_duration:g} s) in "
-          f"{time.perf_counter() - started:.1f} s")
+    print(
+        f"generated {len(clips)} mp3 clips at {args.source_rate} Hz ({hours * 60:.1f} min of "
+        f"audio, {args.min_duration:g}-{args.max_duration:g} s) in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
     out = folder / "store.h5"
     started = time.perf_counter()
     build_audio_store(clips, out, args.store_rate, threads=args.threads, progress=False)
     built = time.perf_counter() - started
-    print(f"built the {args.store_rate} Hz store ({out.stat().st_size / 2**20:.0f} MiB) in "
-          f"{built:.1f} s: {len(clips) / built:.1f} clips/s with {args.threads} threads")
+    print(
+        f"built the {args.store_rate} Hz store ({out.stat().st_size / 2**20:.0f} MiB) in "
+        f"{built:.1f} s: {len(clips) / built:.1f} clips/s with {args.threads} threads"
+    )
     with AudioStore(out) as store:
         rows = measure(store, clips, args)
     print(f"{'random reads':<14}{'store clips/s':>15}{'mp3 decode clips/s':>20}{'ratio':>9}")

@@ -12,5 +12,4 @@ build_audio_store(
     snakemake.output.store,
     int(snakemake.params.sample_rate),
     threads=snakemake.threads,
-    progress=False,
 )

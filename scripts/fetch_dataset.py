@@ -14,5 +14,4 @@ fetch_dataset(
     snakemake.params.dataset,
     Path(snakemake.output[0]).parent,
     snakemake.params.base_url,
-    progress=False,
 )

@@ -388,8 +388,12 @@ def test_foreign_folder_in_the_way_is_not_overwritten(tmp_path):
 def test_registry_matches_design():
     tacos = fetch.DATASETS["tacos"]
     assert [f.name for f in tacos] == [
-        "annotations_strong.csv", "annotations_weak.csv", "metadata.csv",
-        "development_split.csv", "test_split.csv", "audio.zip",
+        "annotations_strong.csv",
+        "annotations_weak.csv",
+        "metadata.csv",
+        "development_split.csv",
+        "test_split.csv",
+        "audio.zip",
     ]
     assert tacos[0].url == (
         "https://zenodo.org/api/records/15379789/files/annotations_strong.csv/content"
@@ -398,12 +402,16 @@ def test_registry_matches_design():
     assert tacos[-1].size == 1_629_958_981
     clotho = fetch.DATASETS["clotho"]
     assert [f.name for f in clotho if f.extract] == [
-        "clotho_audio_development.7z", "clotho_audio_validation.7z", "clotho_audio_evaluation.7z",
+        "clotho_audio_development.7z",
+        "clotho_audio_validation.7z",
+        "clotho_audio_evaluation.7z",
     ]
     assert all(f.url.startswith("https://zenodo.org/api/records/4783391/files/") for f in clotho)
     assert all(len(f.md5) == 32 for f in tacos + clotho)
     assert [(f.md5, f.tsv_header) for f in fetch.DATASETS["audioset_strong"]] == [
-        (None, True), (None, True), (None, False)
+        (None, True),
+        (None, True),
+        (None, False),
     ]
     assert remote_url(tacos[0], "http://mirror/x/") == "http://mirror/x/annotations_strong.csv"
 
@@ -414,20 +422,44 @@ def tiny_dataset(server, tmp_path, monkeypatch):
     labels = b"filename,text\n1.mp3,a dog barks\n"
     zipped = make_zip(tmp_path / "src.zip", {"1.mp3": b"one", "2.mp3": b"two"}).read_bytes()
     sevenz = make_7z(tmp_path / "src.7z", {"development/a.wav": b"A"}).read_bytes()
-    files = {"labels.csv": labels, "audio.zip": zipped, "clotho_audio_development.7z": sevenz,
-             "strong.tsv": STRONG_TSV.encode()}
+    files = {
+        "labels.csv": labels,
+        "audio.zip": zipped,
+        "clotho_audio_development.7z": sevenz,
+        "strong.tsv": STRONG_TSV.encode(),
+    }
     for name, data in files.items():
         serve(server, f"/mirror/{name}", data)
     official = "https://zenodo.invalid/{}"
-    monkeypatch.setitem(fetch.DATASETS, "tiny", (
-        RemoteFile("labels.csv", official.format("labels.csv"), md5(labels), len(labels)),
-        RemoteFile("audio.zip", official.format("audio.zip"), md5(zipped), len(zipped),
-                   extract=True, extract_to="audio"),
-        RemoteFile("clotho_audio_development.7z", official.format("c.7z"), md5(sevenz), None,
-                   extract=True),
-        RemoteFile("strong.tsv", official.format("strong.tsv"), None, None,
-                   tsv_columns=fetch.STRONG_TSV_COLUMNS),
-    ))
+    monkeypatch.setitem(
+        fetch.DATASETS,
+        "tiny",
+        (
+            RemoteFile("labels.csv", official.format("labels.csv"), md5(labels), len(labels)),
+            RemoteFile(
+                "audio.zip",
+                official.format("audio.zip"),
+                md5(zipped),
+                len(zipped),
+                extract=True,
+                extract_to="audio",
+            ),
+            RemoteFile(
+                "clotho_audio_development.7z",
+                official.format("c.7z"),
+                md5(sevenz),
+                None,
+                extract=True,
+            ),
+            RemoteFile(
+                "strong.tsv",
+                official.format("strong.tsv"),
+                None,
+                None,
+                tsv_columns=fetch.STRONG_TSV_COLUMNS,
+            ),
+        ),
+    )
     return files
 
 
@@ -438,20 +470,49 @@ def test_fetch_dataset_end_to_end(server, tmp_path, tiny_dataset):
     report = fetch_dataset("tiny", dest, base, **FAST)
     tsv = STRONG_TSV.encode()
     expected_files = [
-        {"name": "labels.csv", "url": base + "labels.csv", "bytes": len(tiny_dataset["labels.csv"]),
-         "md5": md5(tiny_dataset["labels.csv"]), "md5_verified": True, "format_checked": False},
-        {"name": "audio.zip", "url": base + "audio.zip", "bytes": len(tiny_dataset["audio.zip"]),
-         "md5": md5(tiny_dataset["audio.zip"]), "md5_verified": True, "format_checked": False,
-         "extracted_to": "audio", "members": 2},
-        {"name": "clotho_audio_development.7z", "url": base + "clotho_audio_development.7z",
-         "bytes": len(tiny_dataset["clotho_audio_development.7z"]),
-         "md5": md5(tiny_dataset["clotho_audio_development.7z"]), "md5_verified": True,
-         "format_checked": False, "extracted_to": "development", "members": 1},
-        {"name": "strong.tsv", "url": base + "strong.tsv", "bytes": len(tsv), "md5": md5(tsv),
-         "md5_verified": False, "format_checked": True},
+        {
+            "name": "labels.csv",
+            "url": base + "labels.csv",
+            "bytes": len(tiny_dataset["labels.csv"]),
+            "md5": md5(tiny_dataset["labels.csv"]),
+            "md5_verified": True,
+            "format_checked": False,
+        },
+        {
+            "name": "audio.zip",
+            "url": base + "audio.zip",
+            "bytes": len(tiny_dataset["audio.zip"]),
+            "md5": md5(tiny_dataset["audio.zip"]),
+            "md5_verified": True,
+            "format_checked": False,
+            "extracted_to": "audio",
+            "members": 2,
+        },
+        {
+            "name": "clotho_audio_development.7z",
+            "url": base + "clotho_audio_development.7z",
+            "bytes": len(tiny_dataset["clotho_audio_development.7z"]),
+            "md5": md5(tiny_dataset["clotho_audio_development.7z"]),
+            "md5_verified": True,
+            "format_checked": False,
+            "extracted_to": "development",
+            "members": 1,
+        },
+        {
+            "name": "strong.tsv",
+            "url": base + "strong.tsv",
+            "bytes": len(tsv),
+            "md5": md5(tsv),
+            "md5_verified": False,
+            "format_checked": True,
+        },
     ]
-    assert report == {"dataset": "tiny", "base_url": base, "files": expected_files,
-                      "total_bytes": sum(f["bytes"] for f in expected_files)}
+    assert report == {
+        "dataset": "tiny",
+        "base_url": base,
+        "files": expected_files,
+        "total_bytes": sum(f["bytes"] for f in expected_files),
+    }
     assert json.loads((dest / "fetch_report.json").read_text()) == report
     assert (dest / "audio" / "2.mp3").read_bytes() == b"two"
     assert (dest / "development" / "a.wav").read_bytes() == b"A"

@@ -116,7 +116,9 @@ def test_tacos_bad_region_rows_are_counted_skips(tmp_path, bad_row, kind):
 
 def test_tacos_offset_past_end_is_clamped_and_flagged(tmp_path):
     report = DataReport("tacos")
-    clips = read_tacos(make_tacos(tmp_path, [*GOOD_STRONG, ["2.wav", "wind", "14", "15.4"]]), report)
+    clips = read_tacos(
+        make_tacos(tmp_path, [*GOOD_STRONG, ["2.wav", "wind", "14", "15.4"]]), report
+    )
     assert clips[1].regions[-1] == Region("wind", 14.0, 15.0)
     assert report.flagged == {"offset_clamped": 1}
     assert report.skipped == {}
@@ -156,7 +158,9 @@ def test_tacos_wrong_columns_is_an_error_naming_file_row_and_fix(tmp_path):
 def test_tacos_wrong_encoding_is_an_error_naming_the_row(tmp_path):
     root = make_tacos(tmp_path, GOOD_STRONG)
     rows = [*GOOD_STRONG, ["1.wav", "caf\u00e9 noise", "1", "2"]]
-    write_csv(root / "annotations_strong.csv", ["filename", "text", "onset", "offset"], rows, "latin-1")
+    write_csv(
+        root / "annotations_strong.csv", ["filename", "text", "onset", "offset"], rows, "latin-1"
+    )
     with pytest.raises(DataFormatError, match=r"row 6: byte 0xe9 is not valid utf-8. Fix: re-save"):
         read_tacos(root, DataReport("tacos"))
 
@@ -171,7 +175,9 @@ def test_tacos_file_in_two_splits_is_an_error(tmp_path):
 def test_missing_file_is_an_error_with_the_fix(tmp_path):
     root = make_tacos(tmp_path, GOOD_STRONG)
     (root / "test_split.csv").unlink()
-    with pytest.raises(DataFormatError, match=r"test_split.csv: file not found. Fix: run the fetch"):
+    with pytest.raises(
+        DataFormatError, match=r"test_split.csv: file not found. Fix: run the fetch"
+    ):
         read_tacos(root, DataReport("tacos"))
 
 

@@ -131,8 +131,9 @@ def test_crops_are_slices_of_the_full_waveform(tmp_path, clips):
     store = AudioStore(out)
     full = store["clip0"]
     assert full.shape == (8_000,)
-    np.testing.assert_array_equal(store.read("clip0", start_s=0.125, duration_s=0.25),
-                                  full[2_000:6_000])
+    np.testing.assert_array_equal(
+        store.read("clip0", start_s=0.125, duration_s=0.25), full[2_000:6_000]
+    )
     np.testing.assert_array_equal(store.read("clip0", duration_s=0.1), full[:1_600])
     np.testing.assert_array_equal(store.read("clip0", start_s=0.4), full[6_400:])
     np.testing.assert_array_equal(store.read("clip0", start_s=0.4, duration_s=9.0), full[6_400:])
@@ -195,8 +196,9 @@ def test_hard_crash_resumes_from_the_last_checkpoint(tmp_path, clips, monkeypatc
     reference = tmp_path / "reference.h5"
     build_audio_store(clips, reference, STORE_RATE, progress=False)
     out = tmp_path / "store.h5"
-    child = multiprocessing.get_context("fork").Process(target=_build_then_die,
-                                                        args=(clips, out, 3))
+    child = multiprocessing.get_context("fork").Process(
+        target=_build_then_die, args=(clips, out, 3)
+    )
     child.start()
     child.join()
     assert child.exitcode == 3
@@ -281,8 +283,9 @@ def test_forked_child_reads_through_its_own_handle(small_store):
 
 def test_pickled_store_reads_in_a_spawned_child(small_store):
     expected = small_store.read("clip1", start_s=0.5)
-    np.testing.assert_array_equal(pickle.loads(pickle.dumps(small_store))["clip1"],
-                                  small_store["clip1"])
+    np.testing.assert_array_equal(
+        pickle.loads(pickle.dumps(small_store))["clip1"], small_store["clip1"]
+    )
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         got = pool.apply(small_store.read, ("clip1", 0.5))
     np.testing.assert_array_equal(got, expected)

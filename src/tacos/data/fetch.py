@@ -77,10 +77,10 @@ STRONG_TSV_COLUMNS = ("segment_id", "start_time_seconds", "end_time_seconds", "l
 
 DATASETS: dict[str, tuple[RemoteFile, ...]] = {
     "tacos": (
-        _zenodo(TACOS_RECORD, "annotations_strong.csv", "882d5a5a28f59441f4c7b4ed17ebab05",
-                4109451),
-        _zenodo(TACOS_RECORD, "annotations_weak.csv", "1445727f4d470273a7395ddcb9e34b93",
-                1318097),
+        _zenodo(
+            TACOS_RECORD, "annotations_strong.csv", "882d5a5a28f59441f4c7b4ed17ebab05", 4109451
+        ),
+        _zenodo(TACOS_RECORD, "annotations_weak.csv", "1445727f4d470273a7395ddcb9e34b93", 1318097),
         _zenodo(TACOS_RECORD, "metadata.csv", "17e8df44f2d217dc7cf4b75767ee5ab3", 8134917),
         _zenodo(TACOS_RECORD, "development_split.csv", "bee28197d13e859dbc36021c2a928f07", 112843),
         _zenodo(TACOS_RECORD, "test_split.csv", "16f5b5eab84753a571e9944739508854", 21794),
@@ -94,22 +94,43 @@ DATASETS: dict[str, tuple[RemoteFile, ...]] = {
         ),
     ),
     "clotho": (
-        _zenodo(CLOTHO_RECORD, "clotho_audio_development.7z", "c8b05bc7acdb13895bb3c6a29608667e",
-                extract=True),
-        _zenodo(CLOTHO_RECORD, "clotho_audio_validation.7z", "7dba730be08bada48bd15dc4e668df59",
-                extract=True),
-        _zenodo(CLOTHO_RECORD, "clotho_audio_evaluation.7z", "4569624ccadf96223f19cb59fe4f849f",
-                extract=True),
-        _zenodo(CLOTHO_RECORD, "clotho_captions_development.csv",
-                "d4090b39ce9f2491908eebf4d5b09bae"),
-        _zenodo(CLOTHO_RECORD, "clotho_captions_validation.csv",
-                "5879e023032b22a2c930aaa0528bead4"),
-        _zenodo(CLOTHO_RECORD, "clotho_captions_evaluation.csv",
-                "1b16b9e57cf7bdb7f13a13802aeb57e2"),
+        _zenodo(
+            CLOTHO_RECORD,
+            "clotho_audio_development.7z",
+            "c8b05bc7acdb13895bb3c6a29608667e",
+            extract=True,
+        ),
+        _zenodo(
+            CLOTHO_RECORD,
+            "clotho_audio_validation.7z",
+            "7dba730be08bada48bd15dc4e668df59",
+            extract=True,
+        ),
+        _zenodo(
+            CLOTHO_RECORD,
+            "clotho_audio_evaluation.7z",
+            "4569624ccadf96223f19cb59fe4f849f",
+            extract=True,
+        ),
+        _zenodo(
+            CLOTHO_RECORD, "clotho_captions_development.csv", "d4090b39ce9f2491908eebf4d5b09bae"
+        ),
+        _zenodo(
+            CLOTHO_RECORD, "clotho_captions_validation.csv", "5879e023032b22a2c930aaa0528bead4"
+        ),
+        _zenodo(
+            CLOTHO_RECORD, "clotho_captions_evaluation.csv", "1b16b9e57cf7bdb7f13a13802aeb57e2"
+        ),
     ),
     "audioset_strong": tuple(
-        RemoteFile(name, f"{AUDIOSET_STRONG_URL}/{name}", None, None, tsv_columns=columns,
-                   tsv_header=header)
+        RemoteFile(
+            name,
+            f"{AUDIOSET_STRONG_URL}/{name}",
+            None,
+            None,
+            tsv_columns=columns,
+            tsv_header=header,
+        )
         for name, columns, header in (
             ("audioset_eval_strong.tsv", STRONG_TSV_COLUMNS, True),
             ("audioset_train_strong.tsv", STRONG_TSV_COLUMNS, True),
@@ -189,8 +210,10 @@ def tsv_problem(path: Path, columns: tuple[str, ...], header: bool = True) -> st
                         return f"header is {fields}, expected {list(columns)}"
                     continue
                 if len(fields) != len(columns):
-                    return (f"line {number} has {len(fields)} tab-separated fields, expected "
-                            f"{len(columns)} ({', '.join(columns)})")
+                    return (
+                        f"line {number} has {len(fields)} tab-separated fields, expected "
+                        f"{len(columns)} ({', '.join(columns)})"
+                    )
                 rows += 1
     except UnicodeDecodeError as err:
         return f"not UTF-8 text ({err})"
@@ -252,8 +275,9 @@ def download(
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     log.info("%s: downloading %s", dest.name, url)
-    announced = _fill_part(url, part, size, session or requests.Session(), retries, backoff_s,
-                           timeout_s, progress)
+    announced = _fill_part(
+        url, part, size, session or requests.Session(), retries, backoff_s, timeout_s, progress
+    )
     problem = _verify(part, md5, size if size is not None else announced, check)
     if problem is not None:
         corrupt = _move_aside(part, dest)
@@ -350,9 +374,16 @@ def _transfer(
             start, total, mode = 0, int(length) if length is not None else None, "wb"
         with (
             part.open(mode) as fh,
-            tqdm(total=total, initial=start, unit="B", unit_scale=True, unit_divisor=1024,
-                 desc=part.name.removesuffix(".part"), leave=False,
-                 disable=None if progress is None else not progress) as bar,
+            tqdm(
+                total=total,
+                initial=start,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                desc=part.name.removesuffix(".part"),
+                leave=False,
+                disable=None if progress is None else not progress,
+            ) as bar,
         ):
             # read1 hands over every byte that arrived before a dropped connection (iter_content
             # would lose the last chunk), and undecoded bytes keep Range offsets exact.
@@ -533,8 +564,11 @@ def add_fetch_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of ``tacos fetch``, for a subcommand parser."""
     parser.add_argument("dataset", choices=sorted(DATASETS), help="which dataset to fetch")
     parser.add_argument("dest", type=Path, help="folder that receives the dataset")
-    parser.add_argument("--base-url", default=None,
-                        help="fetch <BASE_URL>/<file name> instead of the official URLs (a mirror)")
+    parser.add_argument(
+        "--base-url",
+        default=None,
+        help="fetch <BASE_URL>/<file name> instead of the official URLs (a mirror)",
+    )
 
 
 def run_fetch(args: argparse.Namespace) -> int:
@@ -544,8 +578,10 @@ def run_fetch(args: argparse.Namespace) -> int:
     except (DownloadError, DataFormatError, FileExistsError) as err:
         print(f"tacos fetch: {err}", file=sys.stderr)
         return 1
-    print(f"{args.dataset}: {len(report['files'])} files, {report['total_bytes']} bytes verified "
-          f"in {args.dest}")
+    print(
+        f"{args.dataset}: {len(report['files'])} files, {report['total_bytes']} bytes verified "
+        f"in {args.dest}"
+    )
     return 0
 
 

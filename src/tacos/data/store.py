@@ -135,8 +135,13 @@ def _write_remaining(
 ) -> None:
     """Decode and write the clips after the writer's progress, checkpointing as it goes."""
     remaining = clips[writer.clips_done :]
-    bar = tqdm(total=len(clips), initial=writer.clips_done, unit="clip", disable=not progress,
-               desc=f"decoding at {sample_rate} Hz")
+    bar = tqdm(
+        total=len(clips),
+        initial=writer.clips_done,
+        unit="clip",
+        disable=not progress,
+        desc=f"decoding at {sample_rate} Hz",
+    )
     with closing(_decode_in_order(remaining, sample_rate, threads)) as decoded, bar:
         for clip, result in decoded:
             if isinstance(result, AudioReadError):
@@ -154,8 +159,12 @@ def _check_unique_ids(clips: list[Clip], source: object) -> None:
     for position, clip in enumerate(clips):
         if clip.clip_id in seen:
             where = source if isinstance(source, str | os.PathLike) else "clips"
-            raise DataFormatError(where, f"clip id {clip.clip_id!r} occurs twice",
-                                  "give every clip of a manifest its own clip_id", row=position + 1)
+            raise DataFormatError(
+                where,
+                f"clip id {clip.clip_id!r} occurs twice",
+                "give every clip of a manifest its own clip_id",
+                row=position + 1,
+            )
         seen.add(clip.clip_id)
 
 
@@ -259,11 +268,13 @@ class _StoreWriter:
 
 def _create(partial: Path, fingerprint: dict) -> h5py.File:
     handle = h5py.File(partial, "w")
-    handle.create_dataset("samples", shape=(0,), maxshape=(None,), dtype=np.int16,
-                          chunks=(SAMPLE_CHUNK,))
+    handle.create_dataset(
+        "samples", shape=(0,), maxshape=(None,), dtype=np.int16, chunks=(SAMPLE_CHUNK,)
+    )
     for name, dtype in INDEX_DTYPES.items():
-        handle.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype,
-                              chunks=(INDEX_CHUNK,))
+        handle.create_dataset(
+            name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(INDEX_CHUNK,)
+        )
     handle.attrs.update(fingerprint)
     handle.attrs.update({"complete": False, "clips_done": 0, "entries_done": 0})
     handle.flush()
@@ -441,8 +452,14 @@ class AudioStore:
 def _check_readable(handle: h5py.File, path: Path) -> None:
     version = handle.attrs.get("format_version")
     if version != FORMAT_VERSION:
-        raise DataFormatError(path, f"audio store format version {version}, expected "
-                              f"{FORMAT_VERSION}", "rebuild the store with build_audio_store")
+        raise DataFormatError(
+            path,
+            f"audio store format version {version}, expected {FORMAT_VERSION}",
+            "rebuild the store with build_audio_store",
+        )
     if not handle.attrs.get("complete", False):
-        raise DataFormatError(path, "audio store is incomplete (an interrupted build)",
-                              "rerun build_audio_store; it resumes the partial build")
+        raise DataFormatError(
+            path,
+            "audio store is incomplete (an interrupted build)",
+            "rerun build_audio_store; it resumes the partial build",
+        )

@@ -1,0 +1,28 @@
+"""The embedded demo: procedurally synthesised TACOS, Clotho and AudioSet Strong look-alikes.
+
+The datasets use the real releases' file formats and real AudioSet classes, so the same readers
+serve the demo and the real data; see ``datasets`` for the layout and the config keys.
+"""
+
+from tacos.data.synthetic.datasets import (
+    DEFAULT_CONFIG,
+    compose_scene,
+    make_demo_data,
+    write_audioset_demo,
+    write_clotho_demo,
+    write_tacos_demo,
+)
+from tacos.data.synthetic.sounds import EVENTS, VOCABULARY, SoundEvent, synthesize_event
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "EVENTS",
+    "VOCABULARY",
+    "SoundEvent",
+    "compose_scene",
+    "make_demo_data",
+    "synthesize_event",
+    "write_audioset_demo",
+    "write_clotho_demo",
+    "write_tacos_demo",
+]

@@ -1,0 +1,692 @@
+"""Scene composition and the writers of the demo datasets, in the on-disk formats of the releases.
+
+``make_demo_data(out_dir, config)`` writes three folders that the real readers read unchanged:
+
+- ``tacos/``: TACOS (Zenodo 15379789) layout. ``annotations_strong.csv`` (filename, text, onset,
+  offset; one row per region), ``annotations_weak.csv`` (filename, text; one summary sentence per
+  file), ``metadata.csv`` (the release's 20 columns), ``development_split.csv`` and
+  ``test_split.csv`` (filename), ``audio/<freesound_id>.mp3``. Also ``annotations_strong_raw.csv``
+  (same columns and rows as the strong file, annotator-style text before LLM cleaning): it exists
+  only in the demo, because the real raw captions are not released. In ``metadata.csv``,
+  ``duration`` is the (fictional) original Freesound file's length and ``start_time_s`` /
+  ``end_time_s`` the excerpt that became the clip; read clip lengths from the audio.
+- ``clotho/``: Clotho v2.1 layout. ``clotho_captions_<split>.csv`` (file_name, caption_1..5),
+  ``clotho_metadata_<split>.csv`` (file_name, keywords, sound_id, sound_link, start_end_samples,
+  manufacturer, license) and wav audio in ``development/``, ``validation/``, ``evaluation/``.
+- ``audioset/``: AudioSet Strong layout. ``audioset_eval_strong.tsv`` (segment_id,
+  start_time_seconds, end_time_seconds, label=MID), ``mid_to_display_name.tsv`` (the real one)
+  and ``audio/Y<ytid>.wav`` 10 s clips.
+
+Every clip is background noise plus events of the sound vocabulary at random positions, with
+random co-occurrence (so a clip-level caption says nothing about when each event happens). All
+randomness flows from one seed through ``numpy.random.SeedSequence`` children: one per dataset,
+then one per split or clip, so resizing one dataset leaves the others byte-identical. Text is
+written with fixed number formatting and ``\\n`` line endings: the same seed gives the same bytes.
+
+Config keys of ``make_demo_data`` (defaults in ``DEFAULT_CONFIG``): ``seed``; ``sample_rate``
+(16000; the real TACOS audio is 32 kHz mp3, the demo stays small and fast); ``tacos``:
+``n_development``, ``n_test``, ``min_duration``, ``max_duration`` (s), ``max_regions`` (events per
+clip, 1..6); ``clotho``: ``n_development``, ``n_validation``, ``n_evaluation``, ``min_duration``,
+``max_duration``; ``audioset``: ``n_eval``, ``duration``.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tacos.data.audio import write_audio
+from tacos.data.audioset import read_categories, resource_path
+from tacos.data.synthetic.captions import (
+    clotho_captions,
+    raw_caption,
+    strong_caption,
+    weak_caption,
+)
+from tacos.data.synthetic.sounds import EVENTS, VOCABULARY, coloured_noise, synthesize_event
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONFIG: dict = {
+    "seed": 20250512,
+    "sample_rate": 16000,
+    "tacos": {
+        "n_development": 160,
+        "n_test": 40,
+        "min_duration": 15.0,
+        "max_duration": 30.0,
+        "max_regions": 6,
+    },
+    "clotho": {
+        "n_development": 60,
+        "n_validation": 20,
+        "n_evaluation": 20,
+        "min_duration": 15.0,
+        "max_duration": 30.0,
+    },
+    "audioset": {"n_eval": 60, "duration": 10.0},
+}
+MANIFEST_NAME = "demo_manifest.json"
+DEMO_ENTRIES = ("tacos", "clotho", "audioset", MANIFEST_NAME)  # what make_demo_data writes
+
+TACOS_STRONG_COLUMNS = ("filename", "text", "onset", "offset")
+TACOS_WEAK_COLUMNS = ("filename", "text")
+TACOS_SPLIT_COLUMNS = ("filename",)
+TACOS_METADATA_COLUMNS = (
+    "filename",
+    "keywords",
+    "freesound_id",
+    "sound_link",
+    "manufacturer",
+    "license",
+    "superclass",
+    "subclass",
+    "title",
+    "description",
+    "duration",
+    "original_samplerate",
+    "original_bitdepth",
+    "original_file_type",
+    "num_downloads",
+    "avg_rating",
+    "geotag",
+    "start_time_s",
+    "end_time_s",
+    "original_filename",
+)
+CLOTHO_SPLITS = ("development", "validation", "evaluation")
+CLOTHO_CAPTION_COLUMNS = ("file_name",) + tuple(f"caption_{i}" for i in range(1, 6))
+CLOTHO_METADATA_COLUMNS = (
+    "file_name",
+    "keywords",
+    "sound_id",
+    "sound_link",
+    "start_end_samples",
+    "manufacturer",
+    "license",
+)
+AUDIOSET_COLUMNS = ("segment_id", "start_time_seconds", "end_time_seconds", "label")
+YOUTUBE_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+
+CLOTHO_MAX_EVENTS = 4  # five captions naming every event stay Clotho-length (8-20 words)
+AUDIOSET_MAX_EVENTS = 5
+EVENT_PEAK_DB = (-14.0, -4.0)
+BACKGROUND_RMS_DB = (-52.0, -40.0)
+MIX_PEAK = 0.95
+MAX_EVENT_SHARE = 0.9  # no event is longer than this share of its clip
+
+LICENSES = (
+    "http://creativecommons.org/publicdomain/zero/1.0/",
+    "http://creativecommons.org/licenses/by/3.0/",
+    "http://creativecommons.org/licenses/by/4.0/",
+    "http://creativecommons.org/licenses/by-nc/3.0/",
+    "http://creativecommons.org/licenses/sampling+/1.0/",
+)
+USER_PREFIXES = ("field", "sound", "audio", "echo", "nature", "urban", "quiet", "deep", "lo")
+USER_SUFFIXES = ("recordist", "walker", "hunter", "scapes", "fox", "lab", "works", "ears")
+RECORDERS = ("Zoom H4n", "Tascam DR-40", "Zoom H5", "Sony PCM-D100", "Rode NT4", "smartphone")
+ORIGINAL_FORMATS = (("wav", 16), ("wav", 24), ("flac", 16), ("flac", 24), ("aiff", 16), ("mp3", 16))
+ORIGINAL_RATES = (44100, 48000, 96000)
+# Freesound broad sound taxonomy (superclass, subclass) and tags of each event type.
+FREESOUND_CLASSES = {
+    "beep": (("Sound effects", "Alarms"), ("beep", "electronic", "signal")),
+    "siren": (("Sound effects", "Alarms"), ("siren", "emergency", "ambulance")),
+    "car_engine": (("Sound effects", "Vehicles"), ("car", "engine", "idle")),
+    "knock": (("Sound effects", "Human sounds and actions"), ("knock", "door", "wood")),
+    "clock_tick": (("Sound effects", "Objects / House appliances"), ("clock", "tick", "tock")),
+    "bird_chirp": (("Soundscapes", "Nature"), ("bird", "chirp", "birdsong")),
+    "rain": (("Soundscapes", "Nature"), ("rain", "weather", "drops")),
+    "bell": (("Sound effects", "Bells"), ("bell", "church", "chime")),
+    "speech": (("Speech", "Solo speech"), ("voice", "speech", "male")),
+    "dog_bark": (("Sound effects", "Animals"), ("dog", "bark", "animal")),
+    "phone_ring": (("Sound effects", "Bells"), ("telephone", "ring", "phone")),
+    "stream": (("Soundscapes", "Nature"), ("water", "stream", "river")),
+    "hammer": (("Sound effects", "Objects / House appliances"), ("hammer", "metal", "impact")),
+    "whistling": (("Speech", "Solo speech"), ("whistle", "whistling", "melody")),
+    "wind": (("Soundscapes", "Nature"), ("wind", "gust", "weather")),
+    "bee_buzz": (("Sound effects", "Animals"), ("bee", "insect", "buzz")),
+}
+GENERIC_TAGS = ("field-recording", "ambience", "ambient", "outdoor", "indoor", "atmosphere")
+
+
+@dataclass(frozen=True)
+class EventRegion:
+    """Where an event of the vocabulary is audible in a clip (seconds, 3 decimals)."""
+
+    event: str
+    onset: float
+    offset: float
+
+
+@dataclass(frozen=True)
+class Scene:
+    """A synthesised clip: its samples and its regions sorted by onset."""
+
+    waveform: np.ndarray
+    sample_rate: int
+    regions: tuple[EventRegion, ...]
+
+    @property
+    def duration(self) -> float:
+        return len(self.waveform) / self.sample_rate
+
+
+# ---------------------------------------------------------------------------------------------
+# Scene composition
+
+
+def _db(value: float) -> float:
+    return 10.0 ** (value / 20.0)
+
+
+def _pick(rng: np.random.Generator, options: Sequence):
+    return options[int(rng.integers(len(options)))]
+
+
+def _choose_events(rng: np.random.Generator, max_events: int, required: str | None) -> list[str]:
+    """1..max_events distinct event types at random; ``required`` is always among them."""
+    count = int(rng.integers(1, min(max_events, len(VOCABULARY)) + 1))
+    names = [VOCABULARY[i].name for i in rng.choice(len(VOCABULARY), size=count, replace=False)]
+    if required is not None and required not in names:
+        names[int(rng.integers(count))] = required
+    return names
+
+
+def _background(rng: np.random.Generator, n: int, sample_rate: int) -> np.ndarray:
+    """A low pink or brown noise bed."""
+    exponent = 1.0 if rng.random() < 0.5 else 2.0
+    return coloured_noise(rng, n, sample_rate, exponent) * _db(rng.uniform(*BACKGROUND_RMS_DB))
+
+
+def compose_scene(
+    rng: np.random.Generator,
+    duration: float,
+    sample_rate: int,
+    max_events: int,
+    required: str | None = None,
+) -> Scene:
+    """Background plus 1..max_events distinct events at random positions and gains.
+
+    Event lengths come from each type's natural range (capped at 90 % of the clip); events may
+    overlap. A region spans the event's audible extent; onsets and offsets are exact sample
+    positions rounded to milliseconds.
+    """
+    n = max(1, int(round(duration * sample_rate)))
+    mix = _background(rng, n, sample_rate)
+    regions = []
+    for name in _choose_events(rng, max_events, required):
+        event = EVENTS[name]
+        longest = min(event.max_duration, MAX_EVENT_SHARE * n / sample_rate)
+        length = rng.uniform(min(event.min_duration, longest), longest)
+        wave = synthesize_event(event, rng, length, sample_rate)
+        start = int(rng.integers(0, n - len(wave) + 1))
+        mix[start : start + len(wave)] += _db(rng.uniform(*EVENT_PEAK_DB)) * wave
+        onset, offset = round(start / sample_rate, 3), round((start + len(wave)) / sample_rate, 3)
+        regions.append(EventRegion(name, onset, offset))
+    peak = np.abs(mix).max()
+    if peak > MIX_PEAK:
+        mix *= MIX_PEAK / peak
+    ordered = tuple(sorted(regions, key=lambda r: (r.onset, r.offset, r.event)))
+    return Scene(mix.astype(np.float32), sample_rate, ordered)
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing helpers
+
+
+def format_seconds(value: float) -> str:
+    """Seconds as AudioSet writes them: at most 3 decimals, no trailing zeros ("2.5", "10")."""
+    text = f"{value:.3f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+def _write_table(
+    path: Path,
+    columns: Sequence[str],
+    rows: Iterable[Sequence],
+    delimiter: str = ",",
+    encoding: str = "utf-8",
+) -> None:
+    """A CSV/TSV with a header, standard quoting and ``\\n`` line endings."""
+    with path.open("w", encoding=encoding, newline="") as handle:
+        writer = csv.writer(handle, delimiter=delimiter, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(rows)
+
+
+def _seed_sequence(seed: int | np.random.SeedSequence) -> np.random.SeedSequence:
+    """A fresh SeedSequence: spawning is stateful, so a reused one would give other children."""
+    if isinstance(seed, np.random.SeedSequence):
+        return np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key)
+    return np.random.SeedSequence(int(seed))
+
+
+def _clip_duration(rng: np.random.Generator, low: float, high: float) -> float:
+    """A clip length in whole milliseconds."""
+    return round(float(rng.uniform(low, high)), 3)
+
+
+def _required_event(index: int) -> str:
+    """Cycle through the vocabulary so every event type occurs once enough clips exist."""
+    return VOCABULARY[index % len(VOCABULARY)].name
+
+
+def _map(function: Callable, *arguments: Iterable, workers: int = 1) -> list:
+    """``list(map(function, *arguments))``, in ``workers`` processes when more than one.
+
+    Every clip has its own seed, so the result does not depend on the number of workers.
+    """
+    if workers <= 1:
+        return list(map(function, *arguments))
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(function, *arguments, chunksize=4))
+
+
+def _user_name(rng: np.random.Generator) -> str:
+    return f"{_pick(rng, USER_PREFIXES)}{_pick(rng, USER_SUFFIXES)}{int(rng.integers(1, 100))}"
+
+
+def _unique_ids(rng: np.random.Generator, count: int, low: int, high: int) -> list[int]:
+    return sorted(int(i) + low for i in rng.choice(high - low, size=count, replace=False))
+
+
+# ---------------------------------------------------------------------------------------------
+# TACOS
+
+
+@dataclass(frozen=True)
+class _TacosRecord:
+    """Everything written about one TACOS demo clip."""
+
+    filename: str
+    strong: tuple[tuple[str, float, float], ...]
+    raw: tuple[str, ...]
+    weak: str
+    metadata: tuple
+
+
+def _tacos_metadata(rng: np.random.Generator, freesound_id: int, scene: Scene, weak: str) -> tuple:
+    """A plausible ``metadata.csv`` row for a clip cut from a fictional Freesound upload."""
+    by_length = sorted(scene.regions, key=lambda r: (r.onset - r.offset, r.onset))
+    main = [region.event for region in by_length[:2]]
+    (superclass, subclass), _ = FREESOUND_CLASSES[main[0]]
+    tags = [tag for event in main for tag in FREESOUND_CLASSES[event][1]]
+    tags.append(_pick(rng, GENERIC_TAGS))
+    title = " and ".join(FREESOUND_CLASSES[event][1][0] for event in main).capitalize()
+    user = _user_name(rng)
+    file_type, bit_depth = _pick(rng, ORIGINAL_FORMATS)
+    whole_file = rng.random() < 0.5
+    start = 0.0 if whole_file else round(float(rng.uniform(0.0, 60.0)), 3)
+    end = round(start + scene.duration, 3)
+    original = end if whole_file else round(end + float(rng.uniform(0.0, 60.0)), 3)
+    ratings = int(rng.integers(0, 40))
+    geotag = (
+        f"{rng.uniform(-60.0, 70.0):.5f} {rng.uniform(-180.0, 180.0):.5f}"
+        if rng.random() < 0.4
+        else ""
+    )
+    return (
+        f"{freesound_id}.mp3",
+        ";".join(dict.fromkeys(tags)),
+        freesound_id,
+        f"https://freesound.org/people/{user}/sounds/{freesound_id}/",
+        user,
+        _pick(rng, LICENSES),
+        superclass,
+        subclass,
+        title,
+        f"{weak} Recorded with a {_pick(rng, RECORDERS)}.",
+        format_seconds(original),
+        _pick(rng, ORIGINAL_RATES),
+        bit_depth,
+        file_type,
+        int(rng.integers(5, 5000)),
+        f"{rng.uniform(2.5, 5.0):.1f}" if ratings else "",
+        geotag,
+        format_seconds(start),
+        format_seconds(end),
+        f"{title.lower().replace(' ', '_')}_{int(rng.integers(1, 30)):02d}.{file_type}",
+    )
+
+
+def _tacos_clip(
+    seed: np.random.SeedSequence,
+    index: int,
+    freesound_id: int,
+    audio_dir: Path,
+    sample_rate: int,
+    durations: tuple[float, float],
+    max_regions: int,
+) -> _TacosRecord:
+    """Write one TACOS clip's mp3; return its captions (clean, raw, weak) and metadata row."""
+    rng = np.random.default_rng(seed)
+    duration = _clip_duration(rng, *durations)
+    scene = compose_scene(rng, duration, sample_rate, max_regions, _required_event(index))
+    strong = tuple(
+        (strong_caption(region.event, rng), region.onset, region.offset) for region in scene.regions
+    )
+    raw = tuple(
+        raw_caption(text, region.event, rng)
+        for (text, _, _), region in zip(strong, scene.regions, strict=True)
+    )
+    weak = weak_caption([(r.event, r.onset, r.offset) for r in scene.regions], rng)
+    write_audio(audio_dir / f"{freesound_id}.mp3", scene.waveform, sample_rate)
+    metadata = _tacos_metadata(rng, freesound_id, scene, weak)
+    return _TacosRecord(f"{freesound_id}.mp3", strong, raw, weak, metadata)
+
+
+def write_tacos_demo(
+    out_dir: str | os.PathLike,
+    n_development: int,
+    n_test: int,
+    seed: int | np.random.SeedSequence,
+    sample_rate: int = 16000,
+    min_duration: float = 15.0,
+    max_duration: float = 30.0,
+    max_regions: int = 6,
+    workers: int = 1,
+) -> dict:
+    """Write the TACOS demo (layout of Zenodo record 15379789) and return its counts."""
+    out_dir = Path(out_dir)
+    audio_dir = out_dir / "audio"
+    audio_dir.mkdir(parents=True, exist_ok=True)
+    layout_seed, clips_seed = _seed_sequence(seed).spawn(2)
+    layout = np.random.default_rng(layout_seed)
+    total = n_development + n_test
+    ids = _unique_ids(layout, total, 1000, 800000)
+    test_ids = {ids[i] for i in layout.permutation(total)[:n_test]}
+    records = _map(
+        _tacos_clip,
+        clips_seed.spawn(total),
+        range(total),
+        ids,
+        [audio_dir] * total,
+        [sample_rate] * total,
+        [(min_duration, max_duration)] * total,
+        [max_regions] * total,
+        workers=workers,
+    )
+    strong_rows = [
+        (rec.filename, text, format_seconds(on), format_seconds(off))
+        for rec in records
+        for text, on, off in rec.strong
+    ]
+    raw_rows = [
+        (rec.filename, raw, format_seconds(on), format_seconds(off))
+        for rec in records
+        for raw, (_, on, off) in zip(rec.raw, rec.strong, strict=True)
+    ]
+    _write_table(out_dir / "annotations_strong.csv", TACOS_STRONG_COLUMNS, strong_rows)
+    _write_table(out_dir / "annotations_strong_raw.csv", TACOS_STRONG_COLUMNS, raw_rows)
+    _write_table(
+        out_dir / "annotations_weak.csv",
+        TACOS_WEAK_COLUMNS,
+        [(rec.filename, rec.weak) for rec in records],
+    )
+    _write_table(out_dir / "metadata.csv", TACOS_METADATA_COLUMNS, [r.metadata for r in records])
+    for name, in_split in (("development", False), ("test", True)):
+        files = [(f"{fid}.mp3",) for fid in ids if (fid in test_ids) == in_split]
+        _write_table(out_dir / f"{name}_split.csv", TACOS_SPLIT_COLUMNS, files)
+    return {
+        "files": total,
+        "development": n_development,
+        "test": n_test,
+        "regions": len(strong_rows),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Clotho
+
+
+def _clotho_clip(
+    seed: np.random.SeedSequence,
+    index: int,
+    name: str,
+    sound_id: int,
+    audio_dir: Path,
+    sample_rate: int,
+    durations: tuple[float, float],
+) -> tuple[tuple, tuple]:
+    """Write one Clotho clip's wav; return its captions row and its metadata row."""
+    rng = np.random.default_rng(seed)
+    duration = _clip_duration(rng, *durations)
+    scene = compose_scene(rng, duration, sample_rate, CLOTHO_MAX_EVENTS, _required_event(index))
+    write_audio(audio_dir / name, scene.waveform, sample_rate)
+    events = [region.event for region in scene.regions]
+    captions = (name, *clotho_captions(events, rng))
+    user = _user_name(rng)
+    first = int(rng.integers(0, 44100 * 20))
+    tags = [tag for event in events for tag in FREESOUND_CLASSES[event][1][:2]]
+    metadata = (
+        name,
+        ";".join(dict.fromkeys(tags)),
+        sound_id,
+        f"https://freesound.org/people/{user}/sounds/{sound_id}",
+        f"[{first}, {first + int(round(scene.duration * 44100))}]",
+        user,
+        _pick(rng, LICENSES),
+    )
+    return captions, metadata
+
+
+def write_clotho_demo(
+    out_dir: str | os.PathLike,
+    n_development: int,
+    n_validation: int,
+    n_evaluation: int,
+    seed: int | np.random.SeedSequence,
+    sample_rate: int = 16000,
+    min_duration: float = 15.0,
+    max_duration: float = 30.0,
+    workers: int = 1,
+) -> dict:
+    """Write the Clotho v2.1 demo (captions, metadata, wav per split) and return its counts."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sizes = dict(zip(CLOTHO_SPLITS, (n_development, n_validation, n_evaluation), strict=True))
+    layout_seed, *split_seeds = _seed_sequence(seed).spawn(1 + len(CLOTHO_SPLITS))
+    sound_ids = _unique_ids(np.random.default_rng(layout_seed), sum(sizes.values()), 1000, 600000)
+    first = 0
+    for split, split_seed in zip(CLOTHO_SPLITS, split_seeds, strict=True):
+        count = sizes[split]
+        audio_dir = out_dir / split
+        audio_dir.mkdir(parents=True, exist_ok=True)
+        rows = _map(
+            _clotho_clip,
+            split_seed.spawn(count),
+            range(first, first + count),
+            [f"clip_{first + i:05d}.wav" for i in range(count)],
+            sound_ids[first : first + count],
+            [audio_dir] * count,
+            [sample_rate] * count,
+            [(min_duration, max_duration)] * count,
+            workers=workers,
+        )
+        _write_table(
+            out_dir / f"clotho_captions_{split}.csv", CLOTHO_CAPTION_COLUMNS, [r[0] for r in rows]
+        )
+        _write_table(
+            out_dir / f"clotho_metadata_{split}.csv",
+            CLOTHO_METADATA_COLUMNS,
+            [r[1] for r in rows],
+            encoding="iso-8859-1",
+        )
+        first += count
+    return {"files": first, **sizes}
+
+
+# ---------------------------------------------------------------------------------------------
+# AudioSet Strong
+
+
+def _youtube_ids(rng: np.random.Generator, count: int) -> list[str]:
+    """Distinct 11-character YouTube-like ids."""
+    ids: list[str] = []
+    while len(ids) < count:
+        letters = rng.integers(0, len(YOUTUBE_ID_ALPHABET), size=11)
+        ytid = "".join(YOUTUBE_ID_ALPHABET[i] for i in letters)
+        if ytid not in ids:
+            ids.append(ytid)
+    return ids
+
+
+def _audioset_clip(
+    seed: np.random.SeedSequence,
+    index: int,
+    clip: tuple[str, int],
+    audio_dir: Path,
+    sample_rate: int,
+    duration: float,
+) -> list[tuple]:
+    """Write one AudioSet clip's wav; return its label rows."""
+    ytid, start_ms = clip
+    rng = np.random.default_rng(seed)
+    scene = compose_scene(rng, duration, sample_rate, AUDIOSET_MAX_EVENTS, _required_event(index))
+    write_audio(audio_dir / f"Y{ytid}.wav", scene.waveform, sample_rate)
+    return [
+        (
+            f"{ytid}_{start_ms}",
+            format_seconds(r.onset),
+            format_seconds(r.offset),
+            EVENTS[r.event].mid,
+        )
+        for r in scene.regions
+    ]
+
+
+def write_audioset_demo(
+    out_dir: str | os.PathLike,
+    n_eval: int,
+    seed: int | np.random.SeedSequence,
+    sample_rate: int = 16000,
+    duration: float = 10.0,
+    workers: int = 1,
+) -> dict:
+    """Write the AudioSet Strong eval demo (labels TSV with real MIDs, wav clips)."""
+    out_dir = Path(out_dir)
+    audio_dir = out_dir / "audio"
+    audio_dir.mkdir(parents=True, exist_ok=True)
+    layout_seed, clips_seed = _seed_sequence(seed).spawn(2)
+    layout = np.random.default_rng(layout_seed)
+    clips = [(ytid, 10000 * int(layout.integers(0, 30))) for ytid in _youtube_ids(layout, n_eval)]
+    per_clip = _map(
+        _audioset_clip,
+        clips_seed.spawn(n_eval),
+        range(n_eval),
+        clips,
+        [audio_dir] * n_eval,
+        [sample_rate] * n_eval,
+        [duration] * n_eval,
+        workers=workers,
+    )
+    rows = [row for clip_rows in per_clip for row in clip_rows]
+    rows.sort(key=lambda row: (row[0], float(row[1]), float(row[2]), row[3]))
+    _write_table(out_dir / "audioset_eval_strong.tsv", AUDIOSET_COLUMNS, rows, delimiter="\t")
+    shutil.copyfile(resource_path("mid_to_display_name.tsv"), out_dir / "mid_to_display_name.tsv")
+    return {"files": n_eval, "regions": len(rows)}
+
+
+# ---------------------------------------------------------------------------------------------
+# All three
+
+
+def merge_config(config: dict | None) -> dict:
+    """``DEFAULT_CONFIG`` updated with ``config``; an unknown key is an error naming it."""
+    merged = copy.deepcopy(DEFAULT_CONFIG)
+    for key, value in (config or {}).items():
+        if key not in merged:
+            raise ValueError(f"unknown demo config key {key!r}; known: {sorted(merged)}")
+        if isinstance(merged[key], dict):
+            unknown = set(value) - set(merged[key])
+            if unknown:
+                raise ValueError(f"unknown demo config keys {sorted(unknown)} under {key!r}")
+            merged[key].update(value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def vocabulary_table() -> list[dict]:
+    """The event types with their AudioSet classes (and 50-category, if any), for the manifest."""
+    category_of = {
+        name: category
+        for category, names in read_categories()["category_to_audioset"].items()
+        for name in names
+    }
+    return [
+        {
+            "event": event.name,
+            "mid": event.mid,
+            "display_name": event.display_name,
+            "category_50": category_of.get(event.display_name),
+            "min_duration": event.min_duration,
+            "max_duration": event.max_duration,
+        }
+        for event in VOCABULARY
+    ]
+
+
+def _prepare_out_dir(out_dir: Path) -> None:
+    """Empty ``out_dir`` of an earlier demo; refuse a folder that holds anything else."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    entries = {path.name: path for path in out_dir.iterdir()}
+    foreign = sorted(set(entries) - set(DEMO_ENTRIES))
+    if foreign:
+        raise FileExistsError(
+            f"{out_dir} is not empty and holds files the demo did not write ({foreign[:5]}); "
+            "choose an empty folder for the demo data"
+        )
+    for path in entries.values():
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
+def make_demo_data(
+    out_dir: str | os.PathLike, config: dict | None = None, workers: int = 1
+) -> dict:
+    """Write ``tacos/``, ``clotho/``, ``audioset/`` and ``demo_manifest.json`` under ``out_dir``.
+
+    Clips are synthesised by ``workers`` processes; the bytes do not depend on it. Returns the
+    manifest (sizes, seed, sample rate, counts and the vocabulary table).
+    """
+    out_dir = Path(out_dir)
+    cfg = merge_config(config)
+    _prepare_out_dir(out_dir)
+    rate = int(cfg["sample_rate"])
+    writers = {
+        "tacos": write_tacos_demo,
+        "clotho": write_clotho_demo,
+        "audioset": write_audioset_demo,
+    }
+    seeds = np.random.SeedSequence(int(cfg["seed"])).spawn(len(writers))
+    counts = {}
+    for (name, write), seed in zip(writers.items(), seeds, strict=True):
+        started = time.perf_counter()
+        counts[name] = write(
+            out_dir / name, seed=seed, sample_rate=rate, workers=workers, **cfg[name]
+        )
+        log.info("%s demo: %s in %.1f s", name, counts[name], time.perf_counter() - started)
+    manifest = {
+        "seed": int(cfg["seed"]),
+        "sample_rate": rate,
+        "sizes": {name: cfg[name] for name in writers},
+        "counts": counts,
+        "vocabulary": vocabulary_table(),
+    }
+    text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    (out_dir / MANIFEST_NAME).write_text(text, encoding="utf-8")
+    return manifest

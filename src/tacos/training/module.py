@@ -1,0 +1,153 @@
+"""The LightningModule of every training stage: pretraining and weak or strong fine-tuning.
+
+The loss is ``weights.global * global InfoNCE + weights.frame * frame-wise loss`` (DESIGN 5);
+the stages differ only in their data (Clotho, TACOS weak captions, TACOS strong regions) and
+their weights. Validation computes Clotho text-to-audio retrieval; the best checkpoint is the
+one with the highest ``val/mAP@10`` (Clotho validation mAP@10).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import lightning as L
+import torch
+from torch import nn
+
+from tacos.evaluation.retrieval import retrieval_metrics
+from tacos.losses import frame_contrastive_loss, global_contrastive_loss, regions_to_frames
+from tacos.training.data import Batch
+
+MODEL_CONFIG_KEY = "tacos_model_config"
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    global_weight: float = 1.0
+    frame_weight: float = 0.0
+    tau: float = 0.05  # global InfoNCE temperature (fixed, DESIGN 5)
+    tau_frame: float = 1.0  # frame-wise temperature (the authors' default)
+    intra_clip_negatives: bool = False
+
+    @property
+    def frame_level(self) -> bool:
+        return self.frame_weight > 0
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    lr: float = 2e-5
+    min_lr: float = 1e-7
+    weight_decay: float = 0.0
+    warmup_epochs: float = 1.0
+    cosine_epochs: float = 15.0
+
+
+def lr_factor(step: int, steps_per_epoch: int, optim: OptimConfig) -> float:
+    """Linear warm-up to the peak, then cosine down to ``min_lr`` and flat after that."""
+    warmup = optim.warmup_epochs * steps_per_epoch
+    if step < warmup:
+        return (step + 1) / warmup
+    floor = optim.min_lr / optim.lr
+    decay = max(optim.cosine_epochs * steps_per_epoch - warmup, 1)
+    progress = min((step - warmup) / decay, 1.0)
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+class TacosModule(L.LightningModule):
+    """Wraps an ``AudioTextModel`` with its losses, optimiser, schedule and validation."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        loss: LossConfig,
+        optim: OptimConfig,
+        steps_per_epoch: int,
+        seed: int = 0,
+        model_config: dict | None = None,
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.seed = seed
+        self.model_config = model_config or {}
+        self.loss = loss
+        self.optim = optim
+        self.steps_per_epoch = steps_per_epoch
+        self._val_audio: list[torch.Tensor] = []
+        self._val_text: list[torch.Tensor] = []
+        self._val_caption_clip: list[torch.Tensor] = []
+
+    def training_step(self, batch: Batch, batch_index: int) -> torch.Tensor:
+        frames, frame_mask, clip = self.model.embed_audio(batch.waveforms, batch.lengths)
+        total = frames.new_zeros(())
+        if self.loss.global_weight > 0:
+            text = self.model.embed_text(batch.captions)
+            value = global_contrastive_loss(clip, text, self.loss.tau)
+            self.log("train/global_loss", value, batch_size=len(batch.clip_ids))
+            total = total + self.loss.global_weight * value
+        if self.loss.frame_level:
+            value = self.frame_loss(batch, frames, frame_mask)
+            self.log("train/frame_loss", value, batch_size=len(batch.clip_ids))
+            total = total + self.loss.frame_weight * value
+        self.log("train/loss", total, prog_bar=True, batch_size=len(batch.clip_ids))
+        return total
+
+    def frame_loss(
+        self, batch: Batch, frames: torch.Tensor, frame_mask: torch.Tensor
+    ) -> torch.Tensor:
+        """Eq. 6 over the batch's regions, mapped to the model's frames of ``delta`` seconds."""
+        real_frames = frame_mask.sum(dim=1)[batch.region_clip]
+        start, end = regions_to_frames(
+            batch.region_onset, batch.region_offset, self.model.delta, real_frames
+        )
+        text = self.model.embed_text(batch.region_texts)
+        return frame_contrastive_loss(
+            frames,
+            text,
+            batch.region_clip,
+            start.to(frames.device),
+            end.to(frames.device),
+            tau=self.loss.tau_frame,
+            text_groups=batch.region_groups,
+            intra_clip_negatives=self.loss.intra_clip_negatives,
+        )
+
+    def validation_step(self, batch: Batch, batch_index: int) -> None:
+        """Collect clip embeddings and the embeddings of all captions of each clip."""
+        _, _, clip = self.model.embed_audio(batch.waveforms, batch.lengths)
+        offset = sum(len(chunk) for chunk in self._val_audio)
+        self._val_audio.append(clip.float())
+        self._val_text.append(self.model.embed_text(batch.captions).float())
+        self._val_caption_clip.append(batch.caption_clip.to(clip.device) + offset)
+
+    def on_validation_epoch_end(self) -> None:
+        if not self._val_audio:
+            return
+        audio = torch.cat(self._val_audio)
+        text = torch.cat(self._val_text)
+        caption_clip = torch.cat(self._val_caption_clip)
+        similarity = (text @ audio.T).cpu().numpy()
+        metrics = retrieval_metrics(similarity, caption_clip.cpu().numpy())
+        for name, value in metrics.items():
+            self.log(f"val/{name}", value, prog_bar=name == "mAP@10")
+        self._val_audio.clear()
+        self._val_text.clear()
+        self._val_caption_clip.clear()
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """Keep the model's config in every checkpoint, so a checkpoint alone rebuilds it."""
+        checkpoint[MODEL_CONFIG_KEY] = self.model_config
+
+    def on_train_epoch_start(self) -> None:
+        """Seed dropout and other model randomness from the epoch, so a resumed run repeats it."""
+        torch.manual_seed(self.seed * 100_003 + self.current_epoch)
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.AdamW(
+            self.parameters(), lr=self.optim.lr, weight_decay=self.optim.weight_decay
+        )
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: lr_factor(step, self.steps_per_epoch, self.optim)
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

@@ -1,0 +1,160 @@
+"""One training run with PyTorch Lightning: data loaders, trainer, checkpoints, exact resume.
+
+Checkpoints: ``<out>/checkpoints/epoch<NNN>.ckpt`` every epoch, ``last.ckpt`` and ``best.ckpt``
+(highest Clotho validation mAP@10). A run that finds ``last.ckpt`` resumes from it: the
+sampler, the caption draws and the model's randomness depend on (seed, epoch) only, so the
+resumed run ends with the weights an uninterrupted run would have. Under SLURM, SIGUSR1
+requeues the job after saving (Lightning's SLURM plugin); SIGTERM stops it after the current
+step, and the next start resumes from the last epoch checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.plugins.environments import SLURMEnvironment
+from torch.utils.data import DataLoader
+
+from tacos.models.dual import build_model
+from tacos.training.data import CaptionedClips, CollateMode, EpochShuffleSampler, collate
+from tacos.training.module import LossConfig, OptimConfig, TacosModule
+
+log = logging.getLogger(__name__)
+
+BEST_METRIC = "val/mAP@10"
+
+
+@dataclass(frozen=True)
+class SplitData:
+    manifest: str
+    store: str
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """The ``training`` section of the config (defaults: DESIGN 4)."""
+
+    batch_size: int = 32
+    epochs: int = 20
+    max_seconds: float = 30.0
+    sample_rate: int = 32000
+    num_workers: int = 2
+    accelerator: str = "auto"
+    devices: int = 1
+    num_nodes: int = 1
+    precision: str = "auto"  # "auto": 16-mixed on GPU, 32-true on CPU
+    limit_train_batches: int | None = None
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainingConfig:
+        return cls(**{key: value for key, value in values.items() if key in cls.__annotations__})
+
+
+def train(
+    model_config: dict,
+    training: TrainingConfig,
+    optim: OptimConfig,
+    loss: LossConfig,
+    train_data: SplitData,
+    val_data: SplitData,
+    out_dir: str | os.PathLike,
+    seed: int = 0,
+    init_checkpoint: str | os.PathLike | None = None,
+) -> Path:
+    """Train, validate each epoch, and return the path of the best checkpoint."""
+    out_dir = Path(out_dir)
+    L.seed_everything(seed, workers=True)
+    model = build_model(model_config)
+    if init_checkpoint:
+        load_model_weights(model, init_checkpoint)
+    mode: CollateMode = "frame" if loss.frame_level else "clip"
+    train_loader = _loader(train_data, training, seed, mode, shuffle=True)
+    val_loader = _loader(val_data, training, seed, "retrieval", shuffle=False)
+    steps_per_epoch = len(train_loader)
+    if training.limit_train_batches:
+        steps_per_epoch = min(steps_per_epoch, training.limit_train_batches)
+    module = TacosModule(model, loss, optim, steps_per_epoch, seed=seed, model_config=model_config)
+    checkpoints = out_dir / "checkpoints"
+    last = checkpoints / "last.ckpt"
+    trainer = _trainer(training, out_dir, checkpoints)
+    trainer.fit(module, train_loader, val_loader, ckpt_path=last if last.is_file() else None)
+    if trainer.received_sigterm:
+        raise InterruptedError(f"training in {out_dir} stopped by SIGTERM; rerun to resume")
+    return checkpoints / "best.ckpt"
+
+
+def _loader(
+    data: SplitData, training: TrainingConfig, seed: int, mode: CollateMode, shuffle: bool
+) -> DataLoader:
+    dataset = CaptionedClips(data.manifest, data.store, training.max_seconds, seed=seed)
+    n_samples = round(training.max_seconds * training.sample_rate)
+    return DataLoader(
+        dataset,
+        batch_size=training.batch_size,
+        sampler=EpochShuffleSampler(len(dataset), seed) if shuffle else None,
+        collate_fn=partial(collate, n_samples=n_samples, mode=mode),
+        num_workers=training.num_workers,
+        persistent_workers=training.num_workers > 0,
+        drop_last=shuffle and len(dataset) > training.batch_size,
+    )
+
+
+def _trainer(training: TrainingConfig, out_dir: Path, checkpoints: Path) -> L.Trainer:
+    every_epoch = ModelCheckpoint(
+        dirpath=checkpoints,
+        filename="epoch{epoch:03d}",
+        auto_insert_metric_name=False,
+        save_top_k=-1,
+        save_last=True,
+        enable_version_counter=False,
+    )
+    best = ModelCheckpoint(
+        dirpath=checkpoints,
+        filename="best",
+        monitor=BEST_METRIC,
+        mode="max",
+        save_top_k=1,
+        enable_version_counter=False,
+    )
+    on_gpu = torch.cuda.is_available() and training.accelerator in ("auto", "gpu", "cuda")
+    precision = training.precision
+    if precision == "auto":
+        precision = "16-mixed" if on_gpu else "32-true"
+    distributed = training.devices > 1 or training.num_nodes > 1
+    plugins = []
+    if SLURMEnvironment.detect():
+        plugins.append(SLURMEnvironment(requeue_signal=signal.SIGUSR1))
+    return L.Trainer(
+        default_root_dir=out_dir,
+        max_epochs=training.epochs,
+        accelerator=training.accelerator,
+        devices=training.devices,
+        num_nodes=training.num_nodes,
+        strategy="ddp" if distributed else "auto",
+        precision=precision,
+        deterministic=not on_gpu,
+        logger=CSVLogger(out_dir, name="", version=""),
+        callbacks=[every_epoch, best],
+        plugins=plugins,
+        limit_train_batches=training.limit_train_batches,
+        num_sanity_val_steps=0,
+        log_every_n_steps=1,
+        enable_model_summary=False,
+    )
+
+
+def load_model_weights(model: torch.nn.Module, checkpoint: str | os.PathLike) -> None:
+    """Load the ``model.*`` weights of a training checkpoint into a bare model (strict)."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)["state_dict"]
+    weights = {key.removeprefix("model."): value for key, value in state.items()}
+    model.load_state_dict(weights, strict=True)
+    log.info("initialised from %s", checkpoint)

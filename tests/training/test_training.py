@@ -1,0 +1,139 @@
+"""Training stages on a tiny dataset: batches, schedule, each stage runs, exact resume."""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import numpy as np
+import pytest
+import torch
+from conftest import RATE, SECONDS, TINY_MODEL
+
+from tacos.data.manifest import Region
+from tacos.models.dual import build_model
+from tacos.training.data import CaptionedClips, EpochShuffleSampler, Example, collate
+from tacos.training.module import LossConfig, OptimConfig, lr_factor
+from tacos.training.run import SplitData, TrainingConfig, load_model_weights, train
+
+TRAINING = TrainingConfig(
+    batch_size=4, epochs=2, max_seconds=SECONDS, sample_rate=RATE, num_workers=0
+)
+OPTIM = OptimConfig(lr=1e-3, min_lr=1e-5, warmup_epochs=1, cosine_epochs=2)
+GLOBAL = LossConfig(global_weight=1.0, frame_weight=0.0)
+STRONG = LossConfig(global_weight=0.0, frame_weight=1.0)
+
+
+def example(clip_id: str, regions: list[Region], n: int) -> Example:
+    return Example(clip_id, np.ones(n, np.float32), "c " + clip_id, ("x", "y"), tuple(regions))
+
+
+def test_collate_frame_mode_groups_texts_within_each_clip():
+    examples = [
+        example("a", [Region("dog", 0, 1), Region("dog", 2, 3), Region("bell", 1, 2)], 5),
+        example("b", [Region("dog", 0.5, 1)], 3),
+    ]
+    batch = collate(examples, n_samples=4, mode="frame")
+    assert batch.waveforms.tolist() == [[1, 1, 1, 1], [1, 1, 1, 0]]
+    assert batch.lengths.tolist() == [4, 3]
+    assert batch.region_texts == ["dog", "dog", "bell", "dog"]
+    assert batch.region_clip.tolist() == [0, 0, 0, 1]
+    assert batch.region_groups.tolist() == [0, 0, 1, 2]
+    assert batch.region_onset.tolist() == [0, 2, 1, 0.5]
+    assert batch.captions == []
+
+
+def test_collate_clip_and_retrieval_modes():
+    examples = [example("a", [], 2), example("b", [], 2)]
+    clip_batch = collate(examples, n_samples=2, mode="clip")
+    assert (clip_batch.captions, clip_batch.caption_clip.tolist()) == (["c a", "c b"], [0, 1])
+    assert clip_batch.region_texts == []
+    retrieval = collate(examples, n_samples=2, mode="retrieval")
+    assert retrieval.captions == ["x", "y", "x", "y"]
+    assert retrieval.caption_clip.tolist() == [0, 0, 1, 1]
+
+
+def test_sampler_and_caption_draws_depend_on_seed_and_epoch_only(tiny_data):
+    sampler = EpochShuffleSampler(8, seed=3)
+    first = list(sampler)
+    sampler.set_epoch(1)
+    assert sorted(first) == list(range(8))
+    assert list(sampler) != first
+    sampler.set_epoch(0)
+    assert list(sampler) == first
+    manifest, store = tiny_data["train"]
+    dataset = CaptionedClips(manifest, store, max_seconds=SECONDS, seed=3)
+    draws = [[dataset[i].caption for i in range(8)] for dataset.epoch in (0, 1, 0)]
+    assert draws[0] == draws[2]
+    assert draws[0] != draws[1]
+
+
+def test_lr_schedule_warms_up_then_decays_to_the_floor():
+    optim = OptimConfig(lr=2e-5, min_lr=1e-7, warmup_epochs=1, cosine_epochs=15)
+    factors = [lr_factor(step, 10, optim) for step in range(200)]
+    assert factors[0] == pytest.approx(0.1)
+    assert factors[9] == pytest.approx(1.0)
+    assert factors[10] == pytest.approx(1.0)
+    halfway = 10 + 70
+    assert factors[halfway] == pytest.approx(0.005 + 0.995 * 0.5)
+    assert factors[150] == pytest.approx(0.005)
+    assert factors[199] == pytest.approx(0.005)
+    assert all(a >= b for a, b in zip(factors[10:], factors[11:], strict=False))
+    assert math.isclose(optim.lr * factors[-1], 1e-7)
+
+
+def run(tmp_path, tiny_data, loss: LossConfig, training: TrainingConfig = TRAINING, **kwargs):
+    (train_manifest, train_store), (val_manifest, val_store) = tiny_data["train"], tiny_data["val"]
+    return train(
+        TINY_MODEL,
+        training,
+        OPTIM,
+        loss,
+        SplitData(str(train_manifest), str(train_store)),
+        SplitData(str(val_manifest), str(val_store)),
+        tmp_path,
+        seed=7,
+        **kwargs,
+    )
+
+
+def weights(checkpoint) -> dict[str, torch.Tensor]:
+    return torch.load(checkpoint, map_location="cpu", weights_only=False)["state_dict"]
+
+
+@pytest.mark.parametrize("loss", [GLOBAL, STRONG], ids=["global", "frame"])
+def test_each_stage_trains_checkpoints_and_logs(tmp_path, tiny_data, loss):
+    best = run(tmp_path, tiny_data, loss)
+    checkpoints = sorted(path.name for path in (tmp_path / "checkpoints").iterdir())
+    assert checkpoints == ["best.ckpt", "epoch000.ckpt", "epoch001.ckpt", "last.ckpt"]
+    assert best == tmp_path / "checkpoints" / "best.ckpt"
+    with (tmp_path / "metrics.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert sum(1 for row in rows if row.get("val/mAP@10")) == 2
+    loss_column = "train/frame_loss" if loss.frame_level else "train/global_loss"
+    assert sum(1 for row in rows if row.get(loss_column)) == 4  # 8 clips / 4 a batch x 2 epochs
+    assert torch.load(best, weights_only=False)["tacos_model_config"] == TINY_MODEL
+
+
+def test_finetuning_starts_from_the_pretrained_weights(tmp_path, tiny_data):
+    pretrained = run(tmp_path / "pretrain", tiny_data, GLOBAL)
+    model = build_model(TINY_MODEL)
+    load_model_weights(model, pretrained)
+    expected = {f"model.{key}": value for key, value in model.state_dict().items()}
+    assert all(torch.equal(expected[key], value) for key, value in weights(pretrained).items())
+    one_epoch = TrainingConfig(**{**TRAINING.__dict__, "epochs": 1, "limit_train_batches": 1})
+    tuned = run(tmp_path / "tune", tiny_data, STRONG, one_epoch, init_checkpoint=pretrained)
+    assert weights(tuned).keys() == expected.keys()
+
+
+def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path, tiny_data):
+    straight = run(tmp_path / "straight", tiny_data, STRONG)
+    first_epoch_only = TrainingConfig(**{**TRAINING.__dict__, "epochs": 1})
+    run(tmp_path / "resumed", tiny_data, STRONG, first_epoch_only)
+    assert not (tmp_path / "resumed" / "checkpoints" / "epoch001.ckpt").exists()
+    run(tmp_path / "resumed", tiny_data, STRONG)  # finds last.ckpt and continues
+    final_straight = weights(tmp_path / "straight" / "checkpoints" / "last.ckpt")
+    final_resumed = weights(tmp_path / "resumed" / "checkpoints" / "last.ckpt")
+    assert final_straight.keys() == final_resumed.keys()
+    assert all(torch.equal(final_straight[k], final_resumed[k]) for k in final_straight)
+    assert straight.exists()
