@@ -1,5 +1,7 @@
 """Paths, dataset sources and input functions shared by every stage."""
 
+import os
+
 DEMO_DIR = "data/demo"
 DATA_DIR = "results/data"
 DATASET_SPLITS = {
@@ -15,7 +17,7 @@ FETCH_NAMES = {"tacos": "tacos", "clotho": "clotho", "audioset": "audioset_stron
 def dataset_dir(dataset):
     """The folder that holds a dataset's release files (AudioSet: the labels' folder)."""
     entry = config["data"][dataset]
-    return entry["labels"].rsplit("/", 1)[0] if dataset == "audioset" else entry["root"]
+    return os.path.dirname(entry["labels"]) if dataset == "audioset" else entry["root"]
 
 
 def check_demo_paths():

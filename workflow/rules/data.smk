@@ -12,7 +12,6 @@ if SOURCE == "demo":
         conda:
             "../../envs/tacos.yaml"
         params:
-            out_dir=DEMO_DIR,
             demo=config["data"]["demo"],
         script:
             "../../scripts/make_demo_data.py"
