@@ -1,0 +1,1 @@
+"""Evaluation: AudioSet Strong ground truth, stored frame scores, PSDS1 / pAUROC, retrieval."""

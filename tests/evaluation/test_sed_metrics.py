@@ -1,0 +1,175 @@
+"""PSDS1 and pAUROC: known values, and the class-blocked path equal to one plain library call."""
+
+import numpy as np
+import pytest
+from sed_scores_eval import intersection_based
+
+from tacos.evaluation.ground_truth import scored_classes
+from tacos.evaluation.scores import ScoreReader, ScoreWriter, frames_within
+from tacos.evaluation.sed_metrics import (
+    PSDS1_ARGS,
+    bootstrap_samples,
+    resampled_ids,
+    sed_metrics,
+    sed_metrics_plain,
+)
+
+DELTA = 0.04
+
+
+def make_case(seed, n_clips, n_classes, signal):
+    """Random events, every class with at least one; scores = strength * oracle + noise.
+
+    The strength of class k rises from 0.6 * signal to signal, so that some classes have PSDS
+    well above 0 and others pAUROC well below 1 (the metrics' curves are not trivial).
+    """
+    rng = np.random.default_rng(seed)
+    classes = [f"class {k}" for k in range(n_classes)]
+    strength = signal * np.linspace(0.6, 1.0, n_classes)
+    truth, durations, scores = {}, {}, {}
+    for index in range(n_clips):
+        clip_id = f"Y{index:03d}"
+        duration = float(np.round(rng.uniform(4.0, 10.0), 3))
+        events = []
+        for k, name in enumerate(classes):
+            if rng.random() < 0.4 or index == k:
+                onset = float(np.round(rng.uniform(0.0, duration - 1.0), 3))
+                offset = float(min(duration, np.round(onset + rng.uniform(0.5, 3.0), 3)))
+                events.append((onset, offset, name))
+        truth[clip_id], durations[clip_id] = sorted(events), duration
+        oracle = oracle_scores(events, classes, duration)
+        extra = rng.integers(0, 30)  # frames past the clip's end, trimmed on writing
+        padded = np.concatenate([oracle, rng.random((extra, n_classes)) > 0.5])
+        scores[clip_id] = strength * padded + rng.random(padded.shape)
+    return classes, truth, durations, scores
+
+
+def oracle_scores(events, classes, duration):
+    """1 in frames that overlap an event of the class, 0 elsewhere."""
+    n_frames = frames_within(duration, DELTA)
+    starts = np.arange(n_frames) * DELTA
+    scores = np.zeros((n_frames, len(classes)))
+    for onset, offset, name in events:
+        scores[(starts < offset) & (starts + DELTA > onset), classes.index(name)] = 1.0
+    return scores
+
+
+def write_store(path, classes, durations, scores, dtype=np.float32, classes_per_chunk=2):
+    with ScoreWriter(path, classes, DELTA, dtype, classes_per_chunk, frames_per_chunk=256) as out:
+        for clip_id in durations:
+            out.add(clip_id, scores[clip_id], durations[clip_id])
+    return path
+
+
+def plain(path, truth):
+    with ScoreReader(path) as reader:
+        classes = scored_classes(truth, reader.class_names)
+        return sed_metrics_plain(reader.score_dataframes(classes), truth, reader.durations)
+
+
+def test_oracle_scores_give_psds1_near_one_and_pauroc_one(tmp_path):
+    classes, truth, durations, _ = make_case(0, 8, 4, signal=1.0)
+    scores = {
+        clip_id: oracle_scores(truth[clip_id], classes, durations[clip_id]) for clip_id in truth
+    }
+    path = write_store(tmp_path / "oracle.h5", classes, durations, scores)
+    metrics, _ = sed_metrics(path, truth)
+    assert metrics.psds1 > 0.99
+    assert metrics.pauroc == 1.0
+    assert all(value == 1.0 for value in metrics.pauroc_per_class.values())
+
+
+def test_random_scores_give_chance_values(tmp_path):
+    classes, truth, durations, _ = make_case(1, 100, 3, signal=0.0)
+    rng = np.random.default_rng(7)
+    scores = {clip_id: rng.random((400, 3)) for clip_id in truth}
+    metrics, _ = sed_metrics(write_store(tmp_path / "random.h5", classes, durations, scores), truth)
+    assert metrics.pauroc == pytest.approx(0.05, abs=0.02)  # 0.1**2 / 2 / 0.1
+    assert metrics.psds1 < 0.05
+
+
+@pytest.mark.parametrize(
+    ("seed", "n_classes", "signal", "dtype", "classes_per_chunk", "classes_per_job"),
+    [
+        (0, 4, 1.0, np.float32, 2, None),
+        (6, 4, 1.0, np.float16, 2, 1),
+        (2, 6, 1.0, np.float32, 4, 3),
+        (1, 5, 0.3, np.float16, 8, None),
+    ],
+)
+def test_class_blocked_path_equals_one_plain_call(
+    tmp_path, seed, n_classes, signal, dtype, classes_per_chunk, classes_per_job
+):
+    classes, truth, durations, scores = make_case(seed, 12, n_classes, signal)
+    path = write_store(tmp_path / "s.h5", classes, durations, scores, dtype, classes_per_chunk)
+    metrics, bootstrap = sed_metrics(path, truth, classes_per_job=classes_per_job)
+    reference = plain(path, truth)
+    assert reference.psds1_macro > 0.1 or reference.pauroc < 0.95  # curves are not trivial
+    assert metrics == reference  # bit for bit, per class too
+    assert bootstrap is None
+
+
+def test_scored_classes_leave_out_classes_without_events(tmp_path):
+    classes, truth, durations, scores = make_case(4, 6, 3, signal=1.0)
+    truth = {
+        clip_id: [event for event in events if event[2] != "class 1"]
+        for clip_id, events in truth.items()
+    }
+    path = write_store(tmp_path / "s.h5", classes, durations, scores)
+    metrics, _ = sed_metrics(path, truth)
+    assert list(metrics.psds1_per_class) == ["class 0", "class 2"]
+    assert metrics == plain(path, truth)
+
+
+def test_two_worker_processes_give_the_same_numbers(tmp_path):
+    classes, truth, durations, scores = make_case(5, 10, 4, signal=1.0)
+    path = write_store(tmp_path / "s.h5", classes, durations, scores)
+    assert sed_metrics(path, truth, workers=2) == sed_metrics(path, truth, workers=1)
+
+
+def test_macro_psds_is_psds_with_alpha_st_zero(tmp_path):
+    classes, truth, durations, scores = make_case(6, 10, 4, signal=1.0)
+    path = write_store(tmp_path / "s.h5", classes, durations, scores)
+    metrics, _ = sed_metrics(path, truth)
+    with ScoreReader(path) as reader:
+        frames, durations = reader.score_dataframes(), reader.durations
+    arguments = {**PSDS1_ARGS, "alpha_st": 0.0}
+    alpha_st_zero, *_ = intersection_based.psds(frames, truth, durations, **arguments)
+    assert metrics.psds1_macro == pytest.approx(alpha_st_zero, abs=1e-12)
+    assert metrics.psds1 < metrics.psds1_macro  # alpha_st=1 subtracts the spread over classes
+
+
+def test_bootstrap_replicates_equal_plain_calls_on_resampled_clips(tmp_path):
+    classes, truth, durations, scores = make_case(0, 12, 4, signal=1.0)
+    path = write_store(tmp_path / "s.h5", classes, durations, scores)
+    metrics, bootstrap = sed_metrics(path, truth, n_bootstrap=3, seed=11)
+    assert metrics == plain(path, truth)  # the full-set result is unchanged by the bootstrap
+    with ScoreReader(path) as reader:
+        frames, durations = reader.score_dataframes(), reader.durations
+    samples = list(bootstrap_samples(list(truth), 3, seed=11))
+    assert samples == list(bootstrap_samples(sorted(truth, reverse=True), 3, seed=11))
+    for replicate, sample in enumerate(samples):
+        keys = resampled_ids(sample)
+        assert len(set(keys)) == len(sample) > len(set(sample))  # duplicates renamed
+        resampled_truth = {key: truth[clip] for key, clip in zip(keys, sample, strict=True)}
+        present = scored_classes(resampled_truth, classes)
+        resampled_frames = {
+            key: frames[clip][["onset", "offset", *present]]
+            for key, clip in zip(keys, sample, strict=True)
+        }
+        resampled_durations = {key: durations[clip] for key, clip in zip(keys, sample, strict=True)}
+        expected = sed_metrics_plain(resampled_frames, resampled_truth, resampled_durations)
+        for metric in ("psds1", "psds1_macro", "pauroc"):
+            assert bootstrap.replicates[metric][replicate] == getattr(expected, metric)
+    low, high = bootstrap.interval("pauroc", confidence=0.9)
+    assert min(bootstrap.replicates["pauroc"]) <= low <= high <= max(bootstrap.replicates["pauroc"])
+    summary = bootstrap.to_dict(confidence=0.9)
+    assert summary["n_bootstrap"] == 3 and summary["seed"] == 11
+
+
+def test_mismatched_clip_ids_are_an_error(tmp_path):
+    classes, truth, durations, scores = make_case(8, 4, 2, signal=1.0)
+    path = write_store(tmp_path / "s.h5", classes, durations, scores)
+    del truth["Y000"]
+    with pytest.raises(ValueError, match="1 clips have no ground truth"):
+        sed_metrics(path, truth)
