@@ -18,3 +18,9 @@ def setup_logging(log_file: str | os.PathLike | None = None, level: int = loggin
         handlers.append(logging.FileHandler(log_file, mode="w", encoding="utf-8"))
     logging.basicConfig(level=level, format=FORMAT, handlers=handlers, force=True)
     logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught
+
+
+def _log_uncaught(kind: type[BaseException], error: BaseException, traceback) -> None:
+    """Put a crash's traceback into the log file too, where the rule's user looks for it."""
+    logging.getLogger("tacos").critical("stopped by an error", exc_info=(kind, error, traceback))

@@ -96,3 +96,23 @@ def test_missing_local_folder_is_reported_as_such(tmp_path):
     folder = tmp_path / "models" / "roberta-base"
     with pytest.raises(TextModelNotFoundError, match="does not exist"):
         TextEncoder(str(folder))
+
+
+def test_frozen_encoder_trains_only_the_projection_and_runs_each_caption_once(monkeypatch):
+    encoder = TextEncoder(BUNDLED_MINILM, proj_dim=8, pooling="mean", freeze=True)
+    calls = []
+    original = encoder.transformer.forward
+    monkeypatch.setattr(
+        encoder.transformer,
+        "forward",
+        lambda **kwargs: calls.append(len(kwargs["input_ids"])) or original(**kwargs),
+    )
+    encoder.train()
+    assert not encoder.transformer.training
+    first = encoder.encode(["a dog barks", "rain falls"])
+    first.sum().backward()
+    second = encoder.encode(["Rain falls!", "a bell rings"])
+    assert calls == [2, 1]  # only "a bell rings" is new the second time
+    assert torch.allclose(first[1], second[0])
+    assert encoder.projection.weight.grad is not None
+    assert all(not p.requires_grad for p in encoder.transformer.parameters())

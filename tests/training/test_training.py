@@ -40,7 +40,7 @@ def test_collate_frame_mode_groups_texts_within_each_clip():
     assert batch.region_clip.tolist() == [0, 0, 0, 1]
     assert batch.region_groups.tolist() == [0, 0, 1, 2]
     assert batch.region_onset.tolist() == [0, 2, 1, 0.5]
-    assert batch.captions == []
+    assert batch.captions == ["c a", "c b"]
 
 
 def test_collate_clip_and_retrieval_modes():

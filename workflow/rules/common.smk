@@ -4,6 +4,7 @@ import os
 
 DEMO_DIR = "data/demo"
 DATA_DIR = "results/data"
+MODELS_DIR = "results/models"
 DATASET_SPLITS = {
     "tacos": ["development", "test"],
     "clotho": ["development", "validation", "evaluation"],
@@ -78,4 +79,35 @@ def data_outputs():
         outputs += expand(
             "{dir}/{dataset}/{split}.h5", dir=DATA_DIR, dataset=dataset, split=splits
         )
+    return outputs
+
+
+def training_config(wildcards):
+    """What training depends on: the model, the audio rate and the training settings.
+
+    The seed list is left out: adding a seed trains the new seed only.
+    """
+    training = {
+        key: value for key, value in config["training"].items() if key != "seeds"
+    }
+    return {"model": config["model"], "audio": config["audio"], "training": training}
+
+
+def delta_name(delta):
+    """A frame duration as it appears in paths, e.g. 0.04 -> '0.04'."""
+    return f"{float(delta):g}"
+
+
+def finetuned_model(stage, seed, delta=None):
+    delta = delta_name(config["model"]["delta"] if delta is None else delta)
+    return f"{MODELS_DIR}/{stage}/delta{delta}/seed{seed}/model.ckpt"
+
+
+def model_outputs():
+    """The pretrained model and weak and strong fine-tuning for every seed."""
+    seeds = config["training"]["seeds"]
+    outputs = [f"{MODELS_DIR}/pretrain/model.ckpt"]
+    outputs += [
+        finetuned_model(stage, seed) for stage in ("weak", "strong") for seed in seeds
+    ]
     return outputs

@@ -114,7 +114,7 @@ def resample_frames(frames: torch.Tensor, n_frames: int) -> torch.Tensor:
 PAPER_SIZES = {"delta": 0.02, "rnn_hidden": 768, "head_dim": 768, "proj_dim": 1024}
 DEMO_SIZES = {"delta": 0.04, "rnn_hidden": 128, "head_dim": 256, "proj_dim": 256}
 _AUDIO_KEYS = {"encoder", "checkpoint", "frame_tokens", "asit", "demo"}
-_TEXT_KEYS = {"model", "pooling", "max_length", "dropout"}
+_TEXT_KEYS = {"model", "pooling", "max_length", "dropout", "freeze"}
 
 
 def build_model(config: dict[str, Any]) -> AudioTextModel:
@@ -133,6 +133,7 @@ def build_model(config: dict[str, Any]) -> AudioTextModel:
     - ``text.pooling``: ``first`` or ``mean``; default ``mean`` for the bundled MiniLM (how it was
       trained), ``first`` otherwise (the paper).
     - ``text.max_length`` (32), ``text.dropout`` (the model's own; the paper uses 0.2).
+    - ``text.freeze``: train only the text projection, keep the transformer fixed (the demo).
     - ``delta``, ``rnn_hidden``, ``head_dim``, ``proj_dim``: defaults ``PAPER_SIZES`` for ASiT
       and ``DEMO_SIZES`` for the demo.
     """
@@ -155,6 +156,7 @@ def build_model(config: dict[str, Any]) -> AudioTextModel:
         pooling=text.get("pooling", "mean" if text_model == BUNDLED_MINILM else "first"),
         max_length=text.get("max_length", 32),
         dropout=text.get("dropout"),
+        freeze=bool(text.get("freeze", False)),
     )
     return AudioTextModel(backbone, text_encoder, backbone.output_dim, **sizes)
 

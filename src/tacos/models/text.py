@@ -95,6 +95,10 @@ class TextEncoder(nn.Module):
 
     ``encode`` preprocesses the captions, runs the transformer once per distinct preprocessed
     string of the batch and scatters the rows back, so repeated captions cost nothing.
+
+    ``freeze=True`` trains only the projection: the transformer stays in eval mode without
+    gradients and each distinct caption's pooled feature is computed once and kept (the CPU
+    demo's choice: a batch then costs one small matrix product instead of a transformer pass).
     """
 
     def __init__(
@@ -104,6 +108,7 @@ class TextEncoder(nn.Module):
         pooling: Pooling = "first",
         max_length: int = 32,
         dropout: float | None = None,
+        freeze: bool = False,
     ) -> None:
         super().__init__()
         if pooling not in ("first", "mean"):
@@ -114,6 +119,17 @@ class TextEncoder(nn.Module):
         self.transformer, self.tokenizer = load_pretrained(model_name, dropout)
         self.hidden_dim = int(self.transformer.config.hidden_size)
         self.projection = nn.Linear(self.hidden_dim, proj_dim)
+        self.freeze = freeze
+        self._frozen_features: dict[str, torch.Tensor] = {}
+        if freeze:
+            self.transformer.requires_grad_(False)
+            self.transformer.eval()
+
+    def train(self, mode: bool = True) -> TextEncoder:
+        super().train(mode)
+        if self.freeze:
+            self.transformer.eval()
+        return self
 
     @property
     def device(self) -> torch.device:
@@ -134,6 +150,19 @@ class TextEncoder(nn.Module):
         return self.encode(captions)
 
     def _embed_unique(self, texts: list[str]) -> torch.Tensor:
+        pooled = self._frozen_pooled(texts) if self.freeze else self._pooled(texts)
+        return F.normalize(self.projection(pooled), p=2, dim=-1)
+
+    def _frozen_pooled(self, texts: list[str]) -> torch.Tensor:
+        new = [text for text in texts if text not in self._frozen_features]
+        if new:
+            with torch.no_grad():
+                for text, feature in zip(new, self._pooled(new), strict=True):
+                    self._frozen_features[text] = feature.float().cpu()
+        features = torch.stack([self._frozen_features[text] for text in texts])
+        return features.to(device=self.device, dtype=self.projection.weight.dtype)
+
+    def _pooled(self, texts: list[str]) -> torch.Tensor:
         tokens = self.tokenizer(
             texts,
             padding=True,
@@ -144,8 +173,7 @@ class TextEncoder(nn.Module):
         input_ids = tokens["input_ids"].to(self.device)
         attention_mask = tokens["attention_mask"].to(self.device)
         states = self.transformer(input_ids=input_ids, attention_mask=attention_mask)[0]
-        pooled = pool_tokens(states, attention_mask, self.pooling)
-        return F.normalize(self.projection(pooled), p=2, dim=-1)
+        return pool_tokens(states, attention_mask, self.pooling)
 
 
 def pool_tokens(

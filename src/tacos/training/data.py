@@ -121,7 +121,8 @@ CollateMode = Literal["clip", "frame", "retrieval"]
 
 def collate(examples: Sequence[Example], n_samples: int, mode: CollateMode) -> Batch:
     """Pad waveforms to ``n_samples``. ``clip``: one caption per clip (clip-level loss);
-    ``frame``: the regions with their text groups; ``retrieval``: every caption of every clip."""
+    ``frame``: the regions with their text groups (and the clip captions when all clips have
+    one); ``retrieval``: every caption of every clip."""
     waveforms = torch.zeros(len(examples), n_samples)
     lengths = torch.zeros(len(examples), dtype=torch.long)
     for row, example in enumerate(examples):
@@ -153,7 +154,9 @@ def collate(examples: Sequence[Example], n_samples: int, mode: CollateMode) -> B
 
 
 def _caption_rows(examples: Sequence[Example], mode: CollateMode) -> list[tuple[int, str]]:
-    if mode == "frame":
+    """Frame-level batches also carry one caption per clip when every clip has one, so a
+    clip-level loss can be mixed in."""
+    if mode == "frame" and any(example.caption is None for example in examples):
         return []
     if mode == "retrieval":
         return [(clip, text) for clip, example in enumerate(examples) for text in example.captions]

@@ -82,6 +82,8 @@ class TacosModule(L.LightningModule):
         frames, frame_mask, clip = self.model.embed_audio(batch.waveforms, batch.lengths)
         total = frames.new_zeros(())
         if self.loss.global_weight > 0:
+            if len(batch.captions) != len(batch.clip_ids):
+                raise ValueError("the clip-level loss needs one caption for every clip")
             text = self.model.embed_text(batch.captions)
             value = global_contrastive_loss(clip, text, self.loss.tau)
             self.log("train/global_loss", value, batch_size=len(batch.clip_ids))

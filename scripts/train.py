@@ -1,0 +1,17 @@
+"""Rules pretrain and finetune: train one stage and keep its best checkpoint as the output."""
+
+from tacos.logs import setup_logging
+from tacos.training.run import SplitData
+from tacos.training.stages import run_stage
+
+setup_logging(snakemake.log[0])
+run_stage(
+    dict(snakemake.params.config),
+    snakemake.wildcards.get("stage", "pretrain"),
+    SplitData(snakemake.input.train_manifest, snakemake.input.train_store),
+    SplitData(snakemake.input.val_manifest, snakemake.input.val_store),
+    snakemake.output[0],
+    seed=snakemake.params.seed,
+    delta=snakemake.params.get("delta"),
+    init_checkpoint=snakemake.input.get("init"),
+)

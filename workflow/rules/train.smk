@@ -1,0 +1,59 @@
+"""Training: Clotho pretraining, then TACOS fine-tuning with weak or strong captions."""
+
+
+rule pretrain:
+    input:
+        train_manifest=f"{DATA_DIR}/clotho/development.jsonl",
+        train_store=f"{DATA_DIR}/clotho/development.h5",
+        val_manifest=f"{DATA_DIR}/clotho/validation.jsonl",
+        val_store=f"{DATA_DIR}/clotho/validation.h5",
+    output:
+        f"{MODELS_DIR}/pretrain/model.ckpt",
+    log:
+        "logs/train/pretrain.log",
+    benchmark:
+        "results/benchmarks/train/pretrain.tsv"
+    conda:
+        "../../envs/tacos.yaml"
+    threads: 2
+    resources:
+        gpu=config["resources"]["train"]["gpu"],
+        mem_mb=config["resources"]["train"]["mem_mb"],
+        runtime=config["resources"]["train"]["runtime"],
+    params:
+        config=training_config,
+        seed=config["training"]["seeds"][0],
+    script:
+        "../../scripts/train.py"
+
+
+rule finetune:
+    input:
+        init=f"{MODELS_DIR}/pretrain/model.ckpt",
+        train_manifest=f"{DATA_DIR}/tacos/development.jsonl",
+        train_store=f"{DATA_DIR}/tacos/development.h5",
+        val_manifest=f"{DATA_DIR}/clotho/validation.jsonl",
+        val_store=f"{DATA_DIR}/clotho/validation.h5",
+    output:
+        f"{MODELS_DIR}/{{stage}}/delta{{delta}}/seed{{seed}}/model.ckpt",
+    log:
+        "logs/train/{stage}_delta{delta}_seed{seed}.log",
+    benchmark:
+        "results/benchmarks/train/{stage}_delta{delta}_seed{seed}.tsv"
+    wildcard_constraints:
+        stage="weak|strong|strong_intra",
+        delta=r"\d+(\.\d+)?",
+        seed=r"\d+",
+    conda:
+        "../../envs/tacos.yaml"
+    threads: 2
+    resources:
+        gpu=config["resources"]["train"]["gpu"],
+        mem_mb=config["resources"]["train"]["mem_mb"],
+        runtime=config["resources"]["train"]["runtime"],
+    params:
+        config=training_config,
+        seed=lambda wildcards: int(wildcards.seed),
+        delta=lambda wildcards: float(wildcards.delta),
+    script:
+        "../../scripts/train.py"
