@@ -10,7 +10,7 @@ setup_logging(snakemake.log[0])
 values = dict(snakemake.params.backend)
 values.setdefault("max_workers", snakemake.threads)
 clean_caption_files(
-    snakemake.input.strong,
+    snakemake.params.raw_file,
     snakemake.output.strong,
     snakemake.output.weak,
     snakemake.output.report,

@@ -57,6 +57,36 @@ def release_files(dataset):
     ]
 
 
+CAPTIONS_DIR = "results/captions"
+CLEANED = {
+    "strong_file": f"{CAPTIONS_DIR}/annotations_strong.csv",
+    "weak_file": f"{CAPTIONS_DIR}/annotations_weak.csv",
+}
+
+
+def prepare_inputs(dataset):
+    """Release files, plus the cleaned captions when TACOS is read with them."""
+    inputs = release_files(dataset)
+    if dataset == "tacos" and config["captions"]["clean"]:
+        inputs += list(CLEANED.values())
+    return inputs
+
+
+def dataset_source(dataset):
+    """A dataset's config entry, pointing TACOS at the cleaned captions when cleaning runs."""
+    source = dict(config["data"][dataset])
+    if dataset == "tacos" and config["captions"]["clean"]:
+        source.update(CLEANED)
+    return source
+
+
+def caption_settings():
+    """The caption backend's settings: the captions section without the workflow's own keys."""
+    return {
+        k: v for k, v in config["captions"].items() if k not in ("clean", "raw_file")
+    }
+
+
 def mirror(dataset):
     return config["data"].get("mirrors", {}).get(FETCH_NAMES[dataset])
 

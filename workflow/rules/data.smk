@@ -42,7 +42,7 @@ for dataset in DATASET_SPLITS:
         name:
             f"prepare_{dataset}"
         input:
-            release_files(dataset),
+            prepare_inputs(dataset),
         output:
             manifests=manifests(dataset),
             report=f"{DATA_DIR}/{dataset}/report.json",
@@ -52,7 +52,7 @@ for dataset in DATASET_SPLITS:
             "../../envs/tacos.yaml"
         params:
             dataset=dataset,
-            source=config["data"][dataset],
+            source=dataset_source(dataset),
         script:
             "../../scripts/prepare_dataset.py"
 

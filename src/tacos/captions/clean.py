@@ -297,7 +297,9 @@ class StrongRow:
 
 def read_strong_rows(path: str | os.PathLike) -> list[StrongRow]:
     frame = read_table(
-        path, STRONG_COLUMNS, fix_missing="check captions input path (the raw strong captions)"
+        path,
+        STRONG_COLUMNS,
+        fix_missing="set captions.raw_file in the config to the raw strong-caption CSV",
     )
     return [
         StrongRow(

@@ -27,12 +27,18 @@ DATASET_SPLITS = {
 def prepare_dataset(dataset: str, source: dict, out_dir: str | os.PathLike) -> DataReport:
     """Write ``<out_dir>/<split>.jsonl`` for every split and ``<out_dir>/report.json``.
 
-    ``source`` holds the dataset's config entry: ``root`` (TACOS, Clotho), ``strong_file``
-    (TACOS, optional), ``encoding`` (Clotho, optional), ``labels`` and ``audio`` (AudioSet).
+    ``source`` holds the dataset's config entry: ``root`` (TACOS, Clotho), ``strong_file`` and
+    ``weak_file`` (TACOS, optional), ``encoding`` (Clotho, optional), ``labels`` and ``audio``
+    (AudioSet).
     """
     report = DataReport(dataset)
     if dataset == "tacos":
-        clips = read_tacos(source["root"], report, strong_file=source.get("strong_file"))
+        clips = read_tacos(
+            source["root"],
+            report,
+            strong_file=source.get("strong_file"),
+            weak_file=source.get("weak_file"),
+        )
     elif dataset == "clotho":
         encoding = source.get("encoding", "utf-8")
         clips = [

@@ -27,19 +27,21 @@ def read_tacos(
     root: str | os.PathLike,
     report: DataReport,
     strong_file: str | os.PathLike | None = None,
+    weak_file: str | os.PathLike | None = None,
     audio_dir: str | os.PathLike | None = None,
 ) -> list[Clip]:
     """Every clip of both splits with its weak caption(s) and strong regions.
 
-    ``strong_file`` replaces ``annotations_strong.csv`` (e.g. by LLM-cleaned captions in the
-    same format); ``audio_dir`` defaults to ``root/audio``.
+    ``strong_file`` and ``weak_file`` replace ``annotations_strong.csv`` and
+    ``annotations_weak.csv`` (e.g. by LLM-cleaned captions in the same format); ``audio_dir``
+    defaults to ``root/audio``.
     """
     root = Path(root)
     audio_dir = Path(audio_dir) if audio_dir else root / "audio"
     splits = _read_splits(root, report)
     strong_path = Path(strong_file) if strong_file else root / "annotations_strong.csv"
     strong_rows = _rows_by_file(strong_path, STRONG_COLUMNS, splits, report)
-    weak_path = root / "annotations_weak.csv"
+    weak_path = Path(weak_file) if weak_file else root / "annotations_weak.csv"
     weak_rows = _rows_by_file(weak_path, WEAK_COLUMNS, splits, report)
     clips = []
     for filename, split in splits.items():

@@ -1,0 +1,23 @@
+"""Caption cleaning with an LLM (or the offline rules) and weak-caption generation."""
+
+
+rule clean_captions:
+    input:
+        # The raw file arrives with the release (or the demo), so the release is the input.
+        release_files("tacos"),
+    output:
+        strong=CLEANED["strong_file"],
+        weak=CLEANED["weak_file"],
+        report=f"{CAPTIONS_DIR}/report.json",
+    log:
+        "logs/clean_captions.log",
+    benchmark:
+        "results/benchmarks/clean_captions.tsv"
+    conda:
+        "../../envs/tacos.yaml"
+    threads: 4
+    params:
+        raw_file=config["captions"].get("raw_file"),
+        backend=caption_settings(),
+    script:
+        "../../scripts/clean_captions.py"
