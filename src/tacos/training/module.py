@@ -18,6 +18,7 @@ from torch import nn
 from tacos.evaluation.retrieval import retrieval_metrics
 from tacos.losses import frame_contrastive_loss, global_contrastive_loss, regions_to_frames
 from tacos.training.data import Batch
+from tacos.training.distributed import gather_negatives, is_distributed
 
 MODEL_CONFIG_KEY = "tacos_model_config"
 
@@ -98,12 +99,26 @@ class TacosModule(L.LightningModule):
     def frame_loss(
         self, batch: Batch, frames: torch.Tensor, frame_mask: torch.Tensor
     ) -> torch.Tensor:
-        """Eq. 6 over the batch's regions, mapped to the model's frames of ``delta`` seconds."""
+        """Eq. 6 over the batch's regions, mapped to the model's frames of ``delta`` seconds;
+        under DDP the negatives are the captions of the whole global batch."""
         real_frames = frame_mask.sum(dim=1)[batch.region_clip]
         start, end = regions_to_frames(
             batch.region_onset, batch.region_offset, self.model.delta, real_frames
         )
         text = self.model.embed_text(batch.region_texts)
+        negatives = {}
+        if is_distributed():
+            negative_text, negative_clip, negative_groups = gather_negatives(
+                text,
+                batch.region_clip.to(text.device),
+                batch.region_groups.to(text.device),
+                len(frames),
+            )
+            negatives = {
+                "negative_text": negative_text,
+                "negative_clip": negative_clip,
+                "negative_groups": negative_groups,
+            }
         return frame_contrastive_loss(
             frames,
             text,
@@ -113,6 +128,7 @@ class TacosModule(L.LightningModule):
             tau=self.loss.tau_frame,
             text_groups=batch.region_groups,
             intra_clip_negatives=self.loss.intra_clip_negatives,
+            **negatives,
         )
 
     def validation_step(self, batch: Batch, batch_index: int) -> None:
@@ -132,7 +148,9 @@ class TacosModule(L.LightningModule):
         similarity = (text @ audio.T).cpu().numpy()
         metrics = retrieval_metrics(similarity, caption_clip.cpu().numpy())
         for name, value in metrics.items():
-            self.log(f"val/{name}", value, prog_bar=name == "mAP@10")
+            # Under DDP each process ranks its shard of the validation set; the logged value is
+            # the mean over processes (identical to the single-process value on one device).
+            self.log(f"val/{name}", value, prog_bar=name == "mAP@10", sync_dist=True)
         self._val_audio.clear()
         self._val_text.clear()
         self._val_caption_clip.clear()

@@ -24,6 +24,7 @@ from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 from torch.utils.data import DataLoader
 
+from tacos.models.checkpoint import load_model_weights
 from tacos.models.dual import build_model
 from tacos.training.data import CaptionedClips, CollateMode, EpochShuffleSampler, collate
 from tacos.training.module import LossConfig, OptimConfig, TacosModule
@@ -150,11 +151,3 @@ def _trainer(training: TrainingConfig, out_dir: Path, checkpoints: Path) -> L.Tr
         log_every_n_steps=1,
         enable_model_summary=False,
     )
-
-
-def load_model_weights(model: torch.nn.Module, checkpoint: str | os.PathLike) -> None:
-    """Load the ``model.*`` weights of a training checkpoint into a bare model (strict)."""
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)["state_dict"]
-    weights = {key.removeprefix("model."): value for key, value in state.items()}
-    model.load_state_dict(weights, strict=True)
-    log.info("initialised from %s", checkpoint)
