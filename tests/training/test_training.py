@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -126,14 +129,49 @@ def test_finetuning_starts_from_the_pretrained_weights(tmp_path, tiny_data):
     assert weights(tuned).keys() == expected.keys()
 
 
-def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path, tiny_data):
+KILLED_RUN = """
+import json, os, signal, sys
+import lightning as L
+from tacos.training.module import LossConfig, OptimConfig
+from tacos.training.run import SplitData, TrainingConfig, train
+
+args = json.loads(sys.argv[1])
+
+
+class TerminateAtStep(L.Callback):
+    def on_train_batch_end(self, trainer, *_):
+        if trainer.global_step == args["step"]:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+train(args["model"], TrainingConfig(**args["training"]), OptimConfig(**args["optim"]),
+      LossConfig(**args["loss"]), SplitData(*args["train"]), SplitData(*args["val"]),
+      args["out"], seed=7, callbacks=[TerminateAtStep()])
+"""
+
+
+def test_run_killed_by_sigterm_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path, tiny_data):
     straight = run(tmp_path / "straight", tiny_data, STRONG)
-    first_epoch_only = TrainingConfig(**{**TRAINING.__dict__, "epochs": 1})
-    run(tmp_path / "resumed", tiny_data, STRONG, first_epoch_only)
-    assert not (tmp_path / "resumed" / "checkpoints" / "epoch001.ckpt").exists()
+    args = {
+        "model": TINY_MODEL,
+        "training": TRAINING.__dict__,
+        "optim": OPTIM.__dict__,
+        "loss": STRONG.__dict__,
+        "train": [str(path) for path in tiny_data["train"]],
+        "val": [str(path) for path in tiny_data["val"]],
+        "out": str(tmp_path / "resumed"),
+        "step": 3,  # two steps an epoch: the kill lands in the middle of the second epoch
+    }
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_RUN, json.dumps(args)], capture_output=True, text=True
+    )
+    assert killed.returncode == 1, killed.stderr[-2000:]
+    assert "TrainingInterrupted: training in" in killed.stderr
+    checkpoints = tmp_path / "resumed" / "checkpoints"
+    assert (checkpoints / "epoch000.ckpt").exists()
+    assert not (checkpoints / "epoch001.ckpt").exists()
     run(tmp_path / "resumed", tiny_data, STRONG)  # finds last.ckpt and continues
-    final_straight = weights(tmp_path / "straight" / "checkpoints" / "last.ckpt")
-    final_resumed = weights(tmp_path / "resumed" / "checkpoints" / "last.ckpt")
+    final_straight = weights(straight.parent / "last.ckpt")
+    final_resumed = weights(checkpoints / "last.ckpt")
     assert final_straight.keys() == final_resumed.keys()
     assert all(torch.equal(final_straight[k], final_resumed[k]) for k in final_straight)
-    assert straight.exists()

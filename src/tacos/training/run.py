@@ -5,7 +5,8 @@ Checkpoints: ``<out>/checkpoints/epoch<NNN>.ckpt`` every epoch, ``last.ckpt`` an
 sampler, the caption draws and the model's randomness depend on (seed, epoch) only, so the
 resumed run ends with the weights an uninterrupted run would have. Under SLURM, SIGUSR1
 requeues the job after saving (Lightning's SLURM plugin); SIGTERM stops it after the current
-step, and the next start resumes from the last epoch checkpoint.
+step with ``TrainingInterrupted`` (a non-zero exit, so Snakemake or SLURM sees the job
+unfinished), and the next start resumes from the last epoch checkpoint.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -22,6 +24,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.plugins.environments import SLURMEnvironment
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from torch.utils.data import DataLoader
 
 from tacos.models.checkpoint import load_model_weights
@@ -32,6 +35,10 @@ from tacos.training.module import LossConfig, OptimConfig, TacosModule
 log = logging.getLogger(__name__)
 
 BEST_METRIC = "val/mAP@10"
+
+
+class TrainingInterrupted(RuntimeError):
+    """Training stopped early on a signal; rerunning resumes from the last epoch checkpoint."""
 
 
 @dataclass(frozen=True)
@@ -70,8 +77,12 @@ def train(
     out_dir: str | os.PathLike,
     seed: int = 0,
     init_checkpoint: str | os.PathLike | None = None,
+    callbacks: Sequence[L.Callback] = (),
 ) -> Path:
-    """Train, validate each epoch, and return the path of the best checkpoint."""
+    """Train, validate each epoch, and return the path of the best checkpoint.
+
+    ``callbacks`` are added to the trainer's own (checkpointing) callbacks.
+    """
     out_dir = Path(out_dir)
     L.seed_everything(seed, workers=True)
     model = build_model(model_config)
@@ -86,10 +97,14 @@ def train(
     module = TacosModule(model, loss, optim, steps_per_epoch, seed=seed, model_config=model_config)
     checkpoints = out_dir / "checkpoints"
     last = checkpoints / "last.ckpt"
-    trainer = _trainer(training, out_dir, checkpoints)
-    trainer.fit(module, train_loader, val_loader, ckpt_path=last if last.is_file() else None)
-    if trainer.received_sigterm:
-        raise InterruptedError(f"training in {out_dir} stopped by SIGTERM; rerun to resume")
+    trainer = _trainer(training, out_dir, checkpoints, callbacks)
+    try:
+        trainer.fit(module, train_loader, val_loader, ckpt_path=last if last.is_file() else None)
+    except SIGTERMException as stop:
+        # Lightning exits with status 0 here; a scheduler must see that the job did not finish.
+        raise TrainingInterrupted(
+            f"training in {out_dir} stopped by SIGTERM; run it again to resume from {last}"
+        ) from stop
     return checkpoints / "best.ckpt"
 
 
@@ -109,7 +124,9 @@ def _loader(
     )
 
 
-def _trainer(training: TrainingConfig, out_dir: Path, checkpoints: Path) -> L.Trainer:
+def _trainer(
+    training: TrainingConfig, out_dir: Path, checkpoints: Path, callbacks: Sequence[L.Callback]
+) -> L.Trainer:
     every_epoch = ModelCheckpoint(
         dirpath=checkpoints,
         filename="epoch{epoch:03d}",
@@ -144,7 +161,7 @@ def _trainer(training: TrainingConfig, out_dir: Path, checkpoints: Path) -> L.Tr
         precision=precision,
         deterministic=not on_gpu,
         logger=CSVLogger(out_dir, name="", version=""),
-        callbacks=[every_epoch, best],
+        callbacks=[every_epoch, best, *callbacks],
         plugins=plugins,
         limit_train_batches=training.limit_train_batches,
         num_sanity_val_steps=0,
