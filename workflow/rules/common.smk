@@ -5,6 +5,11 @@ import os
 DEMO_DIR = "data/demo"
 DATA_DIR = "results/data"
 MODELS_DIR = "results/models"
+SCORES_DIR = "results/scores"
+EVAL_DIR = "results/eval"
+STAGE_PATTERN = "weak|strong|strong_intra"
+# A trained model's path below MODELS_DIR: "pretrain" or "<stage>/delta<delta>/seed<seed>".
+MODEL_PATTERN = rf"pretrain|({STAGE_PATTERN})/delta\d+(\.\d+)?/seed\d+"
 DATASET_SPLITS = {
     "tacos": ["development", "test"],
     "clotho": ["development", "validation", "evaluation"],
@@ -128,16 +133,47 @@ def delta_name(delta):
     return f"{float(delta):g}"
 
 
-def finetuned_model(stage, seed, delta=None):
+def model_name(stage, seed, delta=None):
+    """A model's path below MODELS_DIR (see MODEL_PATTERN)."""
+    if stage == "pretrain":
+        return "pretrain"
     delta = delta_name(config["model"]["delta"] if delta is None else delta)
-    return f"{MODELS_DIR}/{stage}/delta{delta}/seed{seed}/model.ckpt"
+    return f"{stage}/delta{delta}/seed{seed}"
 
 
-def model_outputs():
-    """The pretrained model and weak and strong fine-tuning for every seed."""
-    seeds = config["training"]["seeds"]
-    outputs = [f"{MODELS_DIR}/pretrain/model.ckpt"]
-    outputs += [
-        finetuned_model(stage, seed) for stage in ("weak", "strong") for seed in seeds
-    ]
-    return outputs
+def trained_models():
+    """Every model the config asks for: Table 3's stages per seed and the ablations."""
+    names = ["pretrain"]
+    for seed in config["training"]["seeds"]:
+        names += [model_name("weak", seed), model_name("strong", seed)]
+    ablations = config["ablations"]
+    for seed in ablations["seeds"]:
+        names += [model_name("strong", seed, delta) for delta in ablations["deltas"]]
+        if ablations["intra_clip_negatives"]:
+            names.append(model_name("strong_intra", seed))
+    return list(dict.fromkeys(names))
+
+
+def model_info(wildcards):
+    """Stage, delta, seed and checkpoint of a model, for its results file."""
+    if wildcards.model == "pretrain":
+        stage, delta, seed = (
+            "pretrain",
+            config["model"]["delta"],
+            config["training"]["seeds"][0],
+        )
+    else:
+        stage, delta, seed = wildcards.model.split("/")
+        delta, seed = float(delta.removeprefix("delta")), int(seed.removeprefix("seed"))
+    weights = f"{MODELS_DIR}/{wildcards.model}/model.ckpt"
+    return {"stage": stage, "delta": delta, "seed": seed, "checkpoint": weights}
+
+
+def evaluation_outputs():
+    """The results JSON of every trained model and query set."""
+    return expand(
+        "{dir}/{model}/{query_set}.json",
+        dir=EVAL_DIR,
+        model=trained_models(),
+        query_set=config["evaluation"]["query_sets"],
+    )

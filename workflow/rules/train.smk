@@ -41,7 +41,7 @@ rule finetune:
     benchmark:
         "results/benchmarks/train/{stage}_delta{delta}_seed{seed}.tsv"
     wildcard_constraints:
-        stage="weak|strong|strong_intra",
+        stage=STAGE_PATTERN,
         delta=r"\d+(\.\d+)?",
         seed=r"\d+",
     conda:

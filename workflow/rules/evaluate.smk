@@ -1,0 +1,54 @@
+"""Evaluation: frame scores of every trained model on AudioSet Strong eval, then PSDS1/pAUROC."""
+
+
+rule score:
+    input:
+        model=f"{MODELS_DIR}/{{model}}/model.ckpt",
+        manifest=f"{DATA_DIR}/audioset/eval.jsonl",
+        store=f"{DATA_DIR}/audioset/eval.h5",
+    output:
+        f"{SCORES_DIR}/{{model}}/{{query_set}}.h5",
+    log:
+        "logs/score/{model}/{query_set}.log",
+    benchmark:
+        "results/benchmarks/score/{model}/{query_set}.tsv"
+    wildcard_constraints:
+        model=MODEL_PATTERN,
+        query_set="classes407|categories50",
+    conda:
+        "../../envs/tacos.yaml"
+    threads: 2
+    resources:
+        gpu=config["resources"]["score"]["gpu"],
+        mem_mb=config["resources"]["score"]["mem_mb"],
+        runtime=config["resources"]["score"]["runtime"],
+    params:
+        query_set="{query_set}",
+        batch_size=config["evaluation"]["batch_size"],
+    script:
+        "../../scripts/score.py"
+
+
+rule evaluate:
+    input:
+        scores=f"{SCORES_DIR}/{{model}}/{{query_set}}.h5",
+        manifest=f"{DATA_DIR}/audioset/eval.jsonl",
+    output:
+        f"{EVAL_DIR}/{{model}}/{{query_set}}.json",
+    log:
+        "logs/evaluate/{model}/{query_set}.log",
+    benchmark:
+        "results/benchmarks/evaluate/{model}/{query_set}.tsv"
+    wildcard_constraints:
+        model=MODEL_PATTERN,
+        query_set="classes407|categories50",
+    conda:
+        "../../envs/tacos.yaml"
+    threads: config["evaluation"]["workers"]
+    params:
+        query_set="{query_set}",
+        n_bootstrap=config["evaluation"]["n_bootstrap"],
+        seed=config["training"]["seeds"][0],
+        model_info=model_info,
+    script:
+        "../../scripts/evaluate.py"
