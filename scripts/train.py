@@ -10,7 +10,7 @@ run_stage(
     snakemake.wildcards.get("stage", "pretrain"),
     SplitData(snakemake.input.train_manifest, snakemake.input.train_store),
     SplitData(snakemake.input.val_manifest, snakemake.input.val_store),
-    snakemake.output[0],
+    snakemake.output.model,
     seed=snakemake.params.seed,
     delta=snakemake.params.get("delta"),
     init_checkpoint=snakemake.input.get("init"),

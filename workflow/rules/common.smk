@@ -177,3 +177,8 @@ def evaluation_outputs():
         model=trained_models(),
         query_set=config["evaluation"]["query_sets"],
     )
+
+
+def training_logs():
+    """The Lightning metrics.csv of every trained model (written next to its checkpoint)."""
+    return [f"{MODELS_DIR}/{name}/metrics.csv" for name in trained_models()]

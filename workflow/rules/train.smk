@@ -8,7 +8,8 @@ rule pretrain:
         val_manifest=f"{DATA_DIR}/clotho/validation.jsonl",
         val_store=f"{DATA_DIR}/clotho/validation.h5",
     output:
-        f"{MODELS_DIR}/pretrain/model.ckpt",
+        model=f"{MODELS_DIR}/pretrain/model.ckpt",
+        metrics=f"{MODELS_DIR}/pretrain/metrics.csv",
     log:
         "logs/train/pretrain.log",
     benchmark:
@@ -35,7 +36,8 @@ rule finetune:
         val_manifest=f"{DATA_DIR}/clotho/validation.jsonl",
         val_store=f"{DATA_DIR}/clotho/validation.h5",
     output:
-        f"{MODELS_DIR}/{{stage}}/delta{{delta}}/seed{{seed}}/model.ckpt",
+        model=f"{MODELS_DIR}/{{stage}}/delta{{delta}}/seed{{seed}}/model.ckpt",
+        metrics=f"{MODELS_DIR}/{{stage}}/delta{{delta}}/seed{{seed}}/metrics.csv",
     log:
         "logs/train/{stage}_delta{delta}_seed{seed}.log",
     benchmark:

@@ -1,0 +1,17 @@
+"""Rule tables: Table 3 of the paper and the two ablation tables, as CSV, Markdown, LaTeX."""
+
+from tacos.logs import setup_logging
+from tacos.tables import ablation_delta, ablation_negatives, read_results, table3, write_table
+
+setup_logging(snakemake.log[0])
+results = read_results(snakemake.input.results)
+delta = float(snakemake.params.delta)
+output = snakemake.output
+write_table(table3(results, delta), output.table3_csv, output.table3_md, output.table3_tex)
+write_table(ablation_delta(results), output.delta_csv, output.delta_md, output.delta_tex)
+write_table(
+    ablation_negatives(results, delta),
+    output.negatives_csv,
+    output.negatives_md,
+    output.negatives_tex,
+)
