@@ -37,6 +37,27 @@ def _build_store(args: argparse.Namespace) -> int:
     return 0
 
 
+def _detect(args: argparse.Namespace) -> int:
+    from tacos.data.audio import AudioReadError
+    from tacos.detect import DetectionSettings, run_detection
+
+    settings = DetectionSettings(
+        thresholds=tuple(args.threshold or (0.5,)),
+        median_filter=args.median_filter,
+        min_duration=args.min_duration,
+        window=args.window,
+        hop=args.hop,
+    )
+    try:
+        detections = run_detection(
+            args.audio, args.query, args.checkpoint, args.out, settings, args.plot, args.device
+        )
+    except (ValueError, FileNotFoundError, AudioReadError) as error:
+        raise SystemExit(f"tacos detect: error: {error}") from error
+    print(f"{sum(len(found.events) for found in detections)} events written to {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tacos", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -62,6 +83,25 @@ def build_parser() -> argparse.ArgumentParser:
     store.add_argument("--sample-rate", type=int, default=32000)
     store.add_argument("--threads", type=int, default=2)
     store.set_defaults(run=_build_store)
+
+    detect = commands.add_parser("detect", help="find events described by text queries in audio")
+    detect.add_argument("audio", nargs="+", type=Path, help="audio files of any length")
+    detect.add_argument("--query", action="append", required=True, help="text query (repeat)")
+    detect.add_argument("--checkpoint", type=Path, required=True, help="trained model.ckpt")
+    detect.add_argument("--out", type=Path, required=True, help="events TSV to write")
+    detect.add_argument("--plot", type=Path, help="PNG of the scores (one per file if several)")
+    detect.add_argument(
+        "--threshold",
+        type=float,
+        action="append",
+        help="score threshold: once for all queries or once per query, in order (default 0.5)",
+    )
+    detect.add_argument("--median-filter", type=float, default=0.0, metavar="SECONDS")
+    detect.add_argument("--min-duration", type=float, default=0.0, metavar="SECONDS")
+    detect.add_argument("--window", type=float, default=10.0, metavar="SECONDS")
+    detect.add_argument("--hop", type=float, default=5.0, metavar="SECONDS")
+    detect.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
+    detect.set_defaults(run=_detect)
     return parser
 
 

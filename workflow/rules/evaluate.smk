@@ -33,6 +33,7 @@ rule evaluate:
     input:
         scores=f"{SCORES_DIR}/{{model}}/{{query_set}}.h5",
         manifest=f"{DATA_DIR}/audioset/eval.jsonl",
+        manifest_report=f"{DATA_DIR}/audioset/report.json",
     output:
         f"{EVAL_DIR}/{{model}}/{{query_set}}.json",
     log:

@@ -17,10 +17,9 @@ from torch import nn
 
 from tacos.evaluation.retrieval import retrieval_metrics
 from tacos.losses import frame_contrastive_loss, global_contrastive_loss, regions_to_frames
+from tacos.models.checkpoint import MODEL_CONFIG_KEY
 from tacos.training.data import Batch
 from tacos.training.distributed import gather_negatives, is_distributed
-
-MODEL_CONFIG_KEY = "tacos_model_config"
 
 
 @dataclass(frozen=True)
