@@ -1,10 +1,13 @@
 """Rules pretrain and finetune: train one stage and keep its best checkpoint as the output."""
 
+import torch
+
 from tacos.logs import setup_logging
 from tacos.training.run import SplitData
 from tacos.training.stages import run_stage
 
 setup_logging(snakemake.log[0])
+torch.set_num_threads(snakemake.threads)
 run_stage(
     dict(snakemake.params.config),
     snakemake.wildcards.get("stage", "pretrain"),

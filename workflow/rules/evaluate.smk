@@ -17,7 +17,7 @@ rule score:
         query_set="classes407|categories50",
     conda:
         "../../envs/tacos.yaml"
-    threads: 2
+    threads: config["resources"]["score"]["threads"]
     resources:
         gpu=config["resources"]["score"]["gpu"],
         mem_mb=config["resources"]["score"]["mem_mb"],

@@ -16,7 +16,7 @@ rule pretrain:
         "results/benchmarks/train/pretrain.tsv"
     conda:
         "../../envs/tacos.yaml"
-    threads: 2
+    threads: config["resources"]["train"]["threads"]
     resources:
         gpu=config["resources"]["train"]["gpu"],
         mem_mb=config["resources"]["train"]["mem_mb"],
@@ -48,7 +48,7 @@ rule finetune:
         seed=r"\d+",
     conda:
         "../../envs/tacos.yaml"
-    threads: 2
+    threads: config["resources"]["train"]["threads"]
     resources:
         gpu=config["resources"]["train"]["gpu"],
         mem_mb=config["resources"]["train"]["mem_mb"],

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -33,6 +34,11 @@ from tacos.training.data import CaptionedClips, CollateMode, EpochShuffleSampler
 from tacos.training.module import LossConfig, OptimConfig, TacosModule
 
 log = logging.getLogger(__name__)
+
+# Harmless with this setup: a frozen text transformer is meant to stay in eval mode, and the
+# pytree notice is internal to Lightning. Filtered so that real warnings stand out in the logs.
+warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 
 BEST_METRIC = "val/mAP@10"
 
