@@ -1,4 +1,5 @@
-"""Rule score: frame scores of a trained model on the AudioSet Strong eval clips for a query set."""
+"""Rule score: frame scores of a trained model on the AudioSet Strong eval clips, one score file
+per query set (the model is loaded once for all of them)."""
 
 import torch
 
@@ -9,13 +10,14 @@ from tacos.models.checkpoint import load_trained_model
 setup_logging(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 model = load_trained_model(snakemake.input.model, "cuda" if torch.cuda.is_available() else "cpu")
-class_names, queries = query_set(snakemake.params.query_set)
-score_clips(
-    model,
-    snakemake.input.manifest,
-    snakemake.input.store,
-    class_names,
-    queries,
-    snakemake.output[0],
-    batch_size=snakemake.params.batch_size,
-)
+for name, out_path in zip(snakemake.params.query_sets, snakemake.output, strict=True):
+    class_names, queries = query_set(name)
+    score_clips(
+        model,
+        snakemake.input.manifest,
+        snakemake.input.store,
+        class_names,
+        queries,
+        out_path,
+        batch_size=snakemake.params.batch_size,
+    )

@@ -226,13 +226,12 @@ def test_snakemake_script_runs_the_stage(tmp_path, restore_logging):
     raw = _write_raw(tmp_path / "raw.csv")
     out = tmp_path / "out"
     snakemake = SimpleNamespace(
-        input=SimpleNamespace(strong=str(raw)),
         output=SimpleNamespace(
             strong=str(out / "strong.csv"),
             weak=str(out / "weak.csv"),
             report=str(out / "report.json"),
         ),
-        params=SimpleNamespace(backend={"backend": "offline"}),
+        params=SimpleNamespace(raw_file=str(raw), backend={"backend": "offline"}),
         log=[str(tmp_path / "logs" / "clean_captions.log")],
         threads=2,
     )

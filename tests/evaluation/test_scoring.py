@@ -273,7 +273,7 @@ def test_scripts_score_and_evaluate_the_50_categories(checkpoint, audioset, tmp_
             "manifest": str(audioset["manifest"]),
             "store": str(audioset["store"]),
         },
-        params={"query_set": "categories50", "batch_size": 4},
+        params={"query_sets": ["categories50"], "batch_size": 4},
         output=scores,
     )
     torch.set_num_threads(threads)
@@ -321,4 +321,4 @@ def run_script(name: str, inputs: dict, params: dict, output: Path) -> None:
         threads=1,
     )
     script = Path(__file__).parents[2] / "scripts" / name
-    runpy.run_path(str(script), init_globals={"snakemake": snakemake})
+    runpy.run_path(str(script), init_globals={"snakemake": snakemake}, run_name="__main__")

@@ -8,6 +8,7 @@ MODELS_DIR = "results/models"
 SCORES_DIR = "results/scores"
 EVAL_DIR = "results/eval"
 STAGE_PATTERN = "weak|strong|strong_intra"
+QUERY_SETS = config["evaluation"]["query_sets"]
 # A trained model's path below MODELS_DIR: "pretrain" or "<stage>/delta<delta>/seed<seed>".
 MODEL_PATTERN = rf"pretrain|({STAGE_PATTERN})/delta\d+(\.\d+)?/seed\d+"
 DATASET_SPLITS = {
@@ -175,7 +176,7 @@ def evaluation_outputs():
         "{dir}/{model}/{query_set}.json",
         dir=EVAL_DIR,
         model=trained_models(),
-        query_set=config["evaluation"]["query_sets"],
+        query_set=QUERY_SETS,
     )
 
 

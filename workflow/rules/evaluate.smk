@@ -7,14 +7,13 @@ rule score:
         manifest=f"{DATA_DIR}/audioset/eval.jsonl",
         store=f"{DATA_DIR}/audioset/eval.h5",
     output:
-        f"{SCORES_DIR}/{{model}}/{{query_set}}.h5",
+        [f"{SCORES_DIR}/{{model}}/{name}.h5" for name in QUERY_SETS],
     log:
-        "logs/score/{model}/{query_set}.log",
+        "logs/score/{model}.log",
     benchmark:
-        "results/benchmarks/score/{model}/{query_set}.tsv"
+        "results/benchmarks/score/{model}.tsv"
     wildcard_constraints:
         model=MODEL_PATTERN,
-        query_set="classes407|categories50",
     conda:
         "../../envs/tacos.yaml"
     threads: config["resources"]["score"]["threads"]
@@ -23,7 +22,7 @@ rule score:
         mem_mb=config["resources"]["score"]["mem_mb"],
         runtime=config["resources"]["score"]["runtime"],
     params:
-        query_set="{query_set}",
+        query_sets=QUERY_SETS,
         batch_size=config["evaluation"]["batch_size"],
     script:
         "../../scripts/score.py"
