@@ -88,6 +88,12 @@ def tiny_demo(tmp_path_factory) -> Path:
     demo["clotho"].update(n_development=3, n_validation=2, n_evaluation=2, min_duration=5.0)
     demo["clotho"]["max_duration"] = 6.0
     demo["audioset"]["n_eval"] = 3
+    training = config["training"]
+    training.update(seeds=[1, 2], batch_size=2)
+    training["pretrain"].update(epochs=1, cosine_epochs=1)
+    training["finetune"].update(epochs=1, cosine_epochs=1)
+    config["ablations"].update(deltas=[0.2], seeds=[1])
+    config["evaluation"]["n_bootstrap"] = 3
     (workdir / "tiny.yaml").write_text(yaml.safe_dump(config))
     result = snakemake(
         "--cores", "2", "--configfile", str(workdir / "tiny.yaml"), "--directory", str(workdir)
@@ -114,6 +120,27 @@ def test_tiny_demo_run_writes_manifests_reports_stores_and_logs(tiny_demo):
             assert (data / dataset / f"{split}.h5").is_file()
     logs = {path.name for path in (tiny_demo / "logs").rglob("*.log")}
     assert {"demo_data.log", "prepare_tacos.log", "tacos_development.log"} <= logs
+
+
+def test_tiny_demo_run_trains_evaluates_and_reports(tiny_demo):
+    results = tiny_demo / "results"
+    models = {path.parent.relative_to(results / "models") for path in results.rglob("model.ckpt")}
+    assert {str(model) for model in models} == {
+        "pretrain",
+        "weak/delta0.1/seed1",
+        "weak/delta0.1/seed2",
+        "strong/delta0.1/seed1",
+        "strong/delta0.1/seed2",
+        "strong/delta0.2/seed1",
+        "strong_intra/delta0.1/seed1",
+    }
+    evaluated = json.loads((results / "eval/strong/delta0.1/seed1/classes407.json").read_text())
+    assert evaluated["n_clips"] == 3
+    assert evaluated["bootstrap"]["n_bootstrap"] == 3
+    table = (results / "tables" / "table3.md").read_text()
+    assert "| Strong fine-tuning (TACOS strong captions) | 2 |" in table
+    figures = {path.name for path in (results / "figures").iterdir()}
+    assert len(figures) == 8
 
 
 def test_second_run_does_nothing(tiny_demo):

@@ -1,32 +1,5 @@
 """Report: Table 3, the ablation tables and the figures, with captions for --report."""
 
-TABLES_DIR = "results/tables"
-FIGURES_DIR = "results/figures"
-TABLES = {
-    "table3": "table3",
-    "delta": "ablation_delta",
-    "negatives": "ablation_negatives",
-}
-FIGURES = {
-    "clips": "example_clips",
-    "delta": "psds_vs_delta",
-    "per_class": "per_class_psds",
-    "curves": "training_curves",
-}
-
-
-def report_files(directory, names, suffixes, category):
-    """Named outputs ``<key>_<suffix>`` marked for the report with the caption of their name."""
-    return {
-        f"{key}_{suffix}": report(
-            f"{directory}/{name}.{suffix}",
-            caption=f"../report/{name}.rst",
-            category=category,
-        )
-        for key, name in names.items()
-        for suffix in suffixes
-    }
-
 
 rule tables:
     input:
