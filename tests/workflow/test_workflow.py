@@ -149,3 +149,37 @@ def test_second_run_does_nothing(tiny_demo):
     )
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_changing_a_finetuning_parameter_reruns_only_what_depends_on_it(tiny_demo):
+    config = yaml.safe_load((tiny_demo / "tiny.yaml").read_text())
+    config["training"]["finetune"]["lr"] *= 2
+    (tiny_demo / "changed.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(
+        "-n", "--configfile", str(tiny_demo / "changed.yaml"), "--directory", str(tiny_demo)
+    )
+    assert result.returncode == 0, result.stderr
+    assert job_counts(result.stdout) == {
+        "finetune": 6,
+        "score": 6,
+        "evaluate": 12,
+        "tables": 1,
+        "figures": 1,
+        "all": 1,
+        "total": 27,
+    }
+
+
+def test_report_collects_tables_and_figures(tiny_demo):
+    result = snakemake(
+        "--report",
+        "report.html",
+        "--configfile",
+        str(tiny_demo / "tiny.yaml"),
+        "--directory",
+        str(tiny_demo),
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    html = (tiny_demo / "report.html").read_text()
+    assert "table3.md" in html
+    assert "example_clips.png" in html

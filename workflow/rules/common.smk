@@ -118,14 +118,17 @@ def data_outputs():
     return outputs
 
 
-def training_config(wildcards):
-    """What training depends on: the model, the audio rate and the training settings.
+def training_config(phase):
+    """Params of a training phase: the model, the audio rate and the settings it reads.
 
-    The seed list is left out: adding a seed trains the new seed only.
+    Pretraining leaves out the fine-tuning settings and fine-tuning the pretraining ones (it
+    depends on the pretrained model file instead), and both leave out the seed list, so that
+    changing a setting retrains only the runs that read it and adding a seed trains that seed.
     """
-    training = {
-        key: value for key, value in config["training"].items() if key != "seeds"
-    }
+    unread = {"seeds"} | (
+        {"finetune", "loss_weights"} if phase == "pretrain" else {"pretrain"}
+    )
+    training = {k: v for k, v in config["training"].items() if k not in unread}
     return {"model": config["model"], "audio": config["audio"], "training": training}
 
 

@@ -22,7 +22,7 @@ rule pretrain:
         mem_mb=config["resources"]["train"]["mem_mb"],
         runtime=config["resources"]["train"]["runtime"],
     params:
-        config=training_config,
+        config=training_config("pretrain"),
         seed=config["training"]["seeds"][0],
     script:
         "../../scripts/train.py"
@@ -54,7 +54,7 @@ rule finetune:
         mem_mb=config["resources"]["train"]["mem_mb"],
         runtime=config["resources"]["train"]["runtime"],
     params:
-        config=training_config,
+        config=training_config("finetune"),
         seed=lambda wildcards: int(wildcards.seed),
         delta=lambda wildcards: float(wildcards.delta),
     script:
