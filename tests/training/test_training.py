@@ -176,3 +176,11 @@ def test_run_killed_by_sigterm_resumes_to_the_weights_of_an_uninterrupted_one(tm
     final_resumed = weights(checkpoints / "last.ckpt")
     assert final_straight.keys() == final_resumed.keys()
     assert all(torch.equal(final_straight[k], final_resumed[k]) for k in final_straight)
+    # The merged log keeps the first attempt's epoch and takes the rest from the resumed one.
+    assert sorted(path.name for path in (tmp_path / "resumed" / "attempts").iterdir()) == [
+        "000",
+        "001",
+    ]
+    assert (tmp_path / "resumed" / "metrics.csv").read_text() == (
+        tmp_path / "straight" / "metrics.csv"
+    ).read_text()

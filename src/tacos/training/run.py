@@ -1,5 +1,8 @@
 """One training run with PyTorch Lightning: data loaders, trainer, checkpoints, exact resume.
 
+Metrics: one Lightning CSV log per start in ``<out>/attempts/<NNN>/``, merged into
+``<out>/metrics.csv`` (each epoch from the attempt that last ran it).
+
 Checkpoints: ``<out>/checkpoints/epoch<NNN>.ckpt`` every epoch, ``last.ckpt`` and ``best.ckpt``
 (highest Clotho validation mAP@10). A run that finds ``last.ckpt`` resumes from it: the
 sampler, the caption draws and the model's randomness depend on (seed, epoch) only, so the
@@ -21,6 +24,7 @@ from functools import partial
 from pathlib import Path
 
 import lightning as L
+import pandas as pd
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
@@ -41,6 +45,7 @@ warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 
 BEST_METRIC = "val/mAP@10"
+ATTEMPTS_DIR = "attempts"  # one Lightning CSV log per start of the run
 
 
 class TrainingInterrupted(RuntimeError):
@@ -111,7 +116,31 @@ def train(
         raise TrainingInterrupted(
             f"training in {out_dir} stopped by SIGTERM; run it again to resume from {last}"
         ) from stop
+    finally:
+        merge_attempt_metrics(out_dir / ATTEMPTS_DIR, out_dir / "metrics.csv")
     return checkpoints / "best.ckpt"
+
+
+def merge_attempt_metrics(attempts_dir: Path, out_path: Path) -> None:
+    """One metrics CSV from every attempt of a run, each epoch from the attempt that last ran it.
+
+    A resumed attempt restarts the epoch its predecessor was interrupted in, so the earlier
+    attempt's rows of that epoch and later are superseded.
+    """
+    frames = [
+        pd.read_csv(path)
+        for path in sorted(attempts_dir.glob("*/metrics.csv"))
+        if path.stat().st_size
+    ]
+    merged: list[pd.DataFrame] = []
+    for frame in frames:
+        first_epoch = frame["epoch"].min()
+        merged = [earlier[earlier["epoch"] < first_epoch] for earlier in merged]
+        merged.append(frame)
+    if merged:
+        partial = out_path.with_name(out_path.name + ".partial")
+        pd.concat(merged, ignore_index=True).to_csv(partial, index=False)
+        os.replace(partial, out_path)
 
 
 def _loader(
@@ -166,7 +195,7 @@ def _trainer(
         strategy="ddp" if distributed else "auto",
         precision=precision,
         deterministic=not on_gpu,
-        logger=CSVLogger(out_dir, name="", version=""),
+        logger=CSVLogger(out_dir / ATTEMPTS_DIR, name="", version=_next_attempt(out_dir)),
         callbacks=[every_epoch, best, *callbacks],
         plugins=plugins,
         limit_train_batches=training.limit_train_batches,
@@ -174,3 +203,8 @@ def _trainer(
         log_every_n_steps=1,
         enable_model_summary=False,
     )
+
+
+def _next_attempt(out_dir: Path) -> str:
+    """A fresh log folder per (re)start, so a resumed run keeps the history of the first."""
+    return f"{len(list((out_dir / ATTEMPTS_DIR).glob('*'))):03d}"
