@@ -72,7 +72,7 @@ def main() -> None:
         ("strong (frame-wise Eq. 6)", LossConfig(global_weight=0.0, frame_weight=1.0), "frame"),
     ):
         model = build_model(config["model"])
-        module = TacosModule(model, loss, optim, steps_per_epoch=1)
+        module = TacosModule(model, loss, optim)
         module.log = lambda *args, **kwargs: None  # no trainer attached
         batch = collate(examples, n_samples, mode)
         results[name] = clips_per_second(module, batch, args.steps)

@@ -16,6 +16,7 @@ from tiny_model import RATE, TINY_MODEL
 
 from tacos.data.manifest import Region
 from tacos.models.dual import build_model
+from tacos.training import data as training_data
 from tacos.training.data import CaptionedClips, EpochShuffleSampler, Example, collate
 from tacos.training.module import LossConfig, OptimConfig, lr_factor
 from tacos.training.run import SplitData, TrainingConfig, load_model_weights, train
@@ -70,6 +71,19 @@ def test_sampler_and_caption_draws_depend_on_seed_and_epoch_only(tiny_data):
     draws = [[dataset[i].caption for i in range(8)] for dataset.epoch in (0, 1, 0)]
     assert draws[0] == draws[2]
     assert draws[0] != draws[1]
+
+
+def test_sampler_shards_one_permutation_across_ddp_processes(monkeypatch):
+    sampler = EpochShuffleSampler(7, seed=3)
+    whole = list(sampler)
+    shards = []
+    for rank in (0, 1):
+        monkeypatch.setattr(training_data, "process_rank_and_world", lambda rank=rank: (rank, 2))
+        assert len(sampler) == 4
+        shards.append(list(sampler))
+    assert shards[0] == whole[0::2]
+    assert shards[1] == [*whole[1::2], whole[0]]  # padded by wrapping around
+    assert sorted(set(shards[0] + shards[1])) == list(range(7))
 
 
 def test_lr_schedule_warms_up_then_decays_to_the_floor():

@@ -7,6 +7,7 @@ uninterrupted run would have seen.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import Literal
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from torch.utils.data import Dataset, Sampler
 
 from tacos.data.manifest import Clip, Region, read_manifest
@@ -98,7 +100,12 @@ class CaptionedClips(Dataset):
 
 
 class EpochShuffleSampler(Sampler[int]):
-    """A permutation per epoch from (seed, epoch); Lightning calls ``set_epoch`` each epoch."""
+    """A permutation per epoch from (seed, epoch); Lightning calls ``set_epoch`` each epoch.
+
+    Under DDP each process takes every world-th index of the same permutation (padded by
+    wrapping around to equal shares), so together they see every clip once per epoch. The
+    process group is looked up when iterating, after Lightning has started it.
+    """
 
     def __init__(self, size: int, seed: int = 0) -> None:
         self.size = size
@@ -109,11 +116,20 @@ class EpochShuffleSampler(Sampler[int]):
         self.epoch = epoch
 
     def __iter__(self) -> Iterator[int]:
-        order = np.random.default_rng([self.seed, self.epoch]).permutation(self.size)
-        return iter(order.tolist())
+        order = np.random.default_rng([self.seed, self.epoch]).permutation(self.size).tolist()
+        rank, world = process_rank_and_world()
+        padded = order + order[: len(self) * world - self.size]
+        return iter(padded[rank::world])
 
     def __len__(self) -> int:
-        return self.size
+        return math.ceil(self.size / process_rank_and_world()[1])
+
+
+def process_rank_and_world() -> tuple[int, int]:
+    """This process's rank and the number of processes (0 and 1 without DDP)."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
 
 
 CollateMode = Literal["clip", "frame", "retrieval"]

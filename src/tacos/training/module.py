@@ -63,7 +63,6 @@ class TacosModule(L.LightningModule):
         model: nn.Module,
         loss: LossConfig,
         optim: OptimConfig,
-        steps_per_epoch: int,
         seed: int = 0,
         model_config: dict | None = None,
     ) -> None:
@@ -73,7 +72,6 @@ class TacosModule(L.LightningModule):
         self.model_config = model_config or {}
         self.loss = loss
         self.optim = optim
-        self.steps_per_epoch = steps_per_epoch
         self._val_audio: list[torch.Tensor] = []
         self._val_text: list[torch.Tensor] = []
         self._val_caption_clip: list[torch.Tensor] = []
@@ -147,8 +145,8 @@ class TacosModule(L.LightningModule):
         similarity = (text @ audio.T).cpu().numpy()
         metrics = retrieval_metrics(similarity, caption_clip.cpu().numpy())
         for name, value in metrics.items():
-            # Under DDP each process ranks its shard of the validation set; the logged value is
-            # the mean over processes (identical to the single-process value on one device).
+            # Every DDP process ranks the whole validation set, so all hold the same value and
+            # the synchronised mean is that value.
             self.log(f"val/{name}", value, prog_bar=name == "mAP@10", sync_dist=True)
         self._val_audio.clear()
         self._val_text.clear()
@@ -166,7 +164,12 @@ class TacosModule(L.LightningModule):
         optimizer = torch.optim.AdamW(
             self.parameters(), lr=self.optim.lr, weight_decay=self.optim.weight_decay
         )
+        # Optimiser steps per epoch as this process takes them (under DDP: its share of the
+        # batches; with limit_train_batches: the limit), known once the trainer is attached.
+        steps_per_epoch = math.ceil(
+            self.trainer.estimated_stepping_batches / self.trainer.max_epochs
+        )
         schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: lr_factor(step, self.steps_per_epoch, self.optim)
+            optimizer, lambda step: lr_factor(step, steps_per_epoch, self.optim)
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

@@ -102,10 +102,7 @@ def train(
     mode: CollateMode = "frame" if loss.frame_level else "clip"
     train_loader = _loader(train_data, training, seed, mode, shuffle=True)
     val_loader = _loader(val_data, training, seed, "retrieval", shuffle=False)
-    steps_per_epoch = len(train_loader)
-    if training.limit_train_batches:
-        steps_per_epoch = min(steps_per_epoch, training.limit_train_batches)
-    module = TacosModule(model, loss, optim, steps_per_epoch, seed=seed, model_config=model_config)
+    module = TacosModule(model, loss, optim, seed=seed, model_config=model_config)
     checkpoints = out_dir / "checkpoints"
     last = checkpoints / "last.ckpt"
     trainer = _trainer(training, out_dir, checkpoints, callbacks)
@@ -200,6 +197,9 @@ def _trainer(
         plugins=plugins,
         limit_train_batches=training.limit_train_batches,
         num_sanity_val_steps=0,
+        # Our sampler shards the training set across DDP processes itself, and every process
+        # validates on the whole Clotho validation set, so retrieval metrics are exact.
+        use_distributed_sampler=False,
         log_every_n_steps=1,
         enable_model_summary=False,
     )
