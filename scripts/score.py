@@ -20,4 +20,5 @@ for name, out_path in zip(snakemake.params.query_sets, snakemake.output, strict=
         queries,
         out_path,
         batch_size=snakemake.params.batch_size,
+        min_seconds=snakemake.params.min_seconds,
     )

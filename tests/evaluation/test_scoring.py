@@ -257,7 +257,7 @@ def test_scripts_score_and_evaluate_the_50_categories(checkpoint, audioset, tmp_
             "manifest": str(audioset["manifest"]),
             "store": str(audioset["store"]),
         },
-        params={"query_sets": ["categories50"], "batch_size": 4},
+        params={"query_sets": ["categories50"], "batch_size": 4, "min_seconds": 10.0},
         output=scores,
     )
     torch.set_num_threads(threads)

@@ -24,6 +24,8 @@ rule score:
     params:
         query_sets=QUERY_SETS,
         batch_size=config["evaluation"]["batch_size"],
+        # Clips are padded to the input length the model was trained with (DESIGN 4: 30 s).
+        min_seconds=config["training"]["max_seconds"],
     script:
         "../../scripts/score.py"
 
