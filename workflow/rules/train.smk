@@ -21,6 +21,9 @@ rule pretrain:
         gpu=config["resources"]["train"]["gpu"],
         mem_mb=config["resources"]["train"]["mem_mb"],
         runtime=config["resources"]["train"]["runtime"],
+        # DDP under SLURM: one task per GPU (each task is one Lightning process).
+        nodes=config["training"]["num_nodes"],
+        tasks_per_gpu=1,
     params:
         config=training_config("pretrain"),
         seed=config["training"]["seeds"][0],
@@ -53,6 +56,9 @@ rule finetune:
         gpu=config["resources"]["train"]["gpu"],
         mem_mb=config["resources"]["train"]["mem_mb"],
         runtime=config["resources"]["train"]["runtime"],
+        # DDP under SLURM: one task per GPU (each task is one Lightning process).
+        nodes=config["training"]["num_nodes"],
+        tasks_per_gpu=1,
     params:
         config=training_config("finetune"),
         seed=lambda wildcards: int(wildcards.seed),
