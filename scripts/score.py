@@ -1,24 +1,24 @@
 """Rule score: frame scores of a trained model on the AudioSet Strong eval clips, one score file
-per query set (the model is loaded once for all of them)."""
+per query set (the model is loaded and each clip embedded once for all of them)."""
 
 import torch
 
-from tacos.evaluation.scoring import query_set, score_clips
+from tacos.evaluation.scoring import ScoreTarget, query_set, score_query_sets
 from tacos.logs import setup_logging
 from tacos.models.checkpoint import load_trained_model
 
 setup_logging(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 model = load_trained_model(snakemake.input.model, "cuda" if torch.cuda.is_available() else "cpu")
-for name, out_path in zip(snakemake.params.query_sets, snakemake.output, strict=True):
-    class_names, queries = query_set(name)
-    score_clips(
-        model,
-        snakemake.input.manifest,
-        snakemake.input.store,
-        class_names,
-        queries,
-        out_path,
-        batch_size=snakemake.params.batch_size,
-        min_seconds=snakemake.params.min_seconds,
-    )
+targets = [
+    ScoreTarget(*query_set(name), out_path)
+    for name, out_path in zip(snakemake.params.query_sets, snakemake.output, strict=True)
+]
+score_query_sets(
+    model,
+    snakemake.input.manifest,
+    snakemake.input.store,
+    targets,
+    batch_size=snakemake.params.batch_size,
+    min_seconds=snakemake.params.min_seconds,
+)

@@ -18,7 +18,13 @@ from tacos.data.manifest import Clip, Region, write_manifest
 from tacos.data.store import AudioStore, build_audio_store
 from tacos.evaluation.report import evaluate, write_results
 from tacos.evaluation.scores import ScoreReader, frames_within
-from tacos.evaluation.scoring import padded_samples, query_set, score_clips
+from tacos.evaluation.scoring import (
+    ScoreTarget,
+    padded_samples,
+    query_set,
+    score_clips,
+    score_query_sets,
+)
 from tacos.models.checkpoint import load_model_weights, load_trained_model
 from tacos.models.dual import build_model
 
@@ -172,6 +178,32 @@ def test_scores_are_trimmed_cosines_and_do_not_depend_on_the_batch(model, audios
     expected = (frames[0] @ text.T)[:238].numpy()
     np.testing.assert_allclose(stored, expected, atol=1e-5)
     assert np.abs(stored).max() <= 1.0 + 1e-6
+
+
+def test_several_query_sets_scored_in_one_pass_equal_separate_runs(model, audioset, tmp_path):
+    names, queries = THREE_QUERIES
+    targets = [
+        ScoreTarget(names, queries, tmp_path / "three.h5"),
+        ScoreTarget(names[:1], queries[:1], tmp_path / "one.h5"),
+    ]
+    runs = score_query_sets(
+        model, audioset["manifest"], audioset["store"], targets, batch_size=2, progress=False
+    )
+    assert [run.n_scored for run in runs] == [4, 4]
+    alone = score_clips(
+        model,
+        audioset["manifest"],
+        audioset["store"],
+        names[:1],
+        queries[:1],
+        tmp_path / "alone.h5",
+        batch_size=2,
+        progress=False,
+    )
+    with ScoreReader(runs[1].path) as together, ScoreReader(alone.path) as single:
+        assert together.class_names == single.class_names == names[:1]
+        for index in range(4):
+            np.testing.assert_array_equal(together.clip_scores(index), single.clip_scores(index))
 
 
 def _read(store_path: Path, clip_id: str) -> np.ndarray:

@@ -6,11 +6,11 @@ sigmoid, no median filter. Scores are written with ``ScoreWriter``, which trims 
 start after the clip's end.
 
 Padding rule: every batch is zero-padded to its longest clip, but to at least ``min_seconds``
-(10 s, the AudioSet clip length), and up to a whole number of frames. AudioSet clips last at
-most 10 s, so every clip is embedded as one 10 s input whatever its batch: the BiGRU runs over
-the padding (dual.py), and a batch-dependent length would make a clip's scores depend on its
-neighbours and on the batch size. Only a clip longer than ``min_seconds`` sees a batch-dependent
-length.
+(default 10 s, the AudioSet clip length; the workflow passes the training input length), and up
+to a whole number of frames. AudioSet clips last at most 10 s, so every clip is embedded as one
+input of ``min_seconds`` whatever its batch: the BiGRU runs over the padding (dual.py), and a
+batch-dependent length would make a clip's scores depend on its neighbours and on the batch
+size. Only a clip longer than ``min_seconds`` sees a batch-dependent length.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import logging
 import math
 import os
 from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,15 +77,26 @@ def embed_queries(model: AudioTextModel, queries: Sequence[str]) -> torch.Tensor
 
 
 @torch.no_grad()
+def batch_frames(
+    model: AudioTextModel, waveforms: torch.Tensor, lengths: torch.Tensor
+) -> torch.Tensor:
+    """Unit-norm frame embeddings ``[B, T, D]`` (float32) of padded waveforms ``[B, samples]``."""
+    device = model_device(model)
+    with inference_precision(device):
+        frames, _, _ = model.embed_audio(waveforms.to(device), lengths.to(device))
+    return frames.float()
+
+
+def frame_scores(frames: torch.Tensor, text: torch.Tensor) -> np.ndarray:
+    """Cosine scores ``[B, T, K]`` of frame embeddings against unit-norm query embeddings."""
+    return torch.einsum("btd,kd->btk", frames, text.to(frames.device)).cpu().numpy()
+
+
 def batch_frame_scores(
     model: AudioTextModel, waveforms: torch.Tensor, lengths: torch.Tensor, text: torch.Tensor
 ) -> np.ndarray:
     """Cosine frame scores ``[B, T, K]`` (float32) of padded waveforms ``[B, samples]``."""
-    device = model_device(model)
-    with inference_precision(device):
-        frames, _, _ = model.embed_audio(waveforms.to(device), lengths.to(device))
-    scores = torch.einsum("btd,kd->btk", frames.float(), text.to(device))
-    return scores.cpu().numpy()
+    return frame_scores(batch_frames(model, waveforms, lengths), text)
 
 
 @dataclass(frozen=True)
@@ -95,6 +106,15 @@ class ScoringRun:
     path: Path
     n_scored: int
     missing_clip_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ScoreTarget:
+    """One query set to score: its class names, their text queries and the score file."""
+
+    class_names: Sequence[str]
+    queries: Sequence[str]
+    out_path: str | os.PathLike
 
 
 def score_clips(
@@ -112,8 +132,29 @@ def score_clips(
     """Score every manifest clip found in the audio store against the queries; write a score
     file. ``device`` defaults to where the model is; clips absent from the store are skipped
     and returned (the store's build report says why)."""
-    if len(class_names) != len(queries):
-        raise ValueError(f"{len(class_names)} class names but {len(queries)} queries")
+    target = ScoreTarget(class_names, queries, out_path)
+    return score_query_sets(
+        model, manifest, store, [target], batch_size, device, progress, min_seconds
+    )[0]
+
+
+def score_query_sets(
+    model: AudioTextModel,
+    manifest: str | os.PathLike | Sequence[Clip],
+    store: str | os.PathLike | AudioStore,
+    targets: Sequence[ScoreTarget],
+    batch_size: int = 16,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    min_seconds: float = MIN_SECONDS,
+) -> list[ScoringRun]:
+    """``score_clips`` for several query sets at once: each clip is embedded once and scored
+    against every set, each set written to its own score file."""
+    for target in targets:
+        if len(target.class_names) != len(target.queries):
+            raise ValueError(
+                f"{len(target.class_names)} class names but {len(target.queries)} queries"
+            )
     clips = read_manifest(manifest) if isinstance(manifest, str | os.PathLike) else list(manifest)
     store = store if isinstance(store, AudioStore) else AudioStore(store)
     if store.sample_rate != model.sample_rate:
@@ -133,20 +174,31 @@ def score_clips(
             store.path,
             list(missing[:3]),
         )
-    text = embed_queries(model, queries)
-    with (
-        ScoreWriter(out_path, class_names, delta=model.delta) as writer,
-        tqdm(total=len(present), unit="clip", disable=not progress, desc="scoring") as bar,
-    ):
+    texts = [embed_queries(model, target.queries) for target in targets]
+    with ExitStack() as stack:
+        writers = [
+            stack.enter_context(ScoreWriter(target.out_path, target.class_names, delta=model.delta))
+            for target in targets
+        ]
+        bar = stack.enter_context(
+            tqdm(total=len(present), unit="clip", disable=not progress, desc="scoring")
+        )
         for start in range(0, len(present), batch_size):
             batch = present[start : start + batch_size]
             waveforms, lengths = _padded_batch(batch, store, model, min_seconds)
-            scores = batch_frame_scores(model, waveforms, lengths, text)
-            for clip, clip_scores in zip(batch, scores, strict=True):
-                writer.add(clip.clip_id, clip_scores, clip.duration)
+            frames = batch_frames(model, waveforms, lengths)
+            for writer, text in zip(writers, texts, strict=True):
+                for clip, clip_scores in zip(batch, frame_scores(frames, text), strict=True):
+                    writer.add(clip.clip_id, clip_scores, clip.duration)
             bar.update(len(batch))
-    log.info("scored %d clips against %d queries into %s", len(present), len(queries), out_path)
-    return ScoringRun(Path(out_path), len(present), missing)
+    for target in targets:
+        log.info(
+            "scored %d clips against %d queries into %s",
+            len(present),
+            len(target.queries),
+            target.out_path,
+        )
+    return [ScoringRun(Path(target.out_path), len(present), missing) for target in targets]
 
 
 def _padded_batch(
