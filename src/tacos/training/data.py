@@ -7,6 +7,7 @@ uninterrupted run would have seen.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from collections.abc import Iterator, Sequence
@@ -20,6 +21,8 @@ from torch.utils.data import Dataset, Sampler
 
 from tacos.data.manifest import Clip, Region, read_manifest
 from tacos.data.store import AudioStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,13 @@ class CaptionedClips(Dataset):
         self.max_seconds = max_seconds
         self.seed = seed
         self.epoch = 0
+        cropped = sum(r.onset >= max_seconds for clip in self.clips for r in clip.regions)
+        if cropped:
+            log.warning(
+                "%d regions start after the %g s input crop and are not trained on",
+                cropped,
+                max_seconds,
+            )
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
