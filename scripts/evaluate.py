@@ -13,10 +13,11 @@ if __name__ == "__main__":
         snakemake.input.scores,
         snakemake.input.manifest,
         snakemake.params.query_set,
+        frames=snakemake.params.frames,
+        clips=snakemake.params.clips,
         workers=snakemake.threads,
         n_bootstrap=snakemake.params.n_bootstrap,
         seed=snakemake.params.seed,
-        model_info=dict(snakemake.params.model_info),
         manifest_report=snakemake.input.get("manifest_report"),
     )
     write_results(results, snakemake.output[0])

@@ -6,11 +6,15 @@ from tacos.tables import ablation_delta, ablation_negatives, read_results, table
 setup_logging(snakemake.log[0])
 results = read_results(snakemake.input.results)
 delta = float(snakemake.params.delta)
+protocols = list(snakemake.params.frames)
+main = protocols[0]
 output = snakemake.output
-write_table(table3(results, delta), output.table3_csv, output.table3_md, output.table3_tex)
-write_table(ablation_delta(results), output.delta_csv, output.delta_md, output.delta_tex)
 write_table(
-    ablation_negatives(results, delta),
+    table3(results, delta, protocols), output.table3_csv, output.table3_md, output.table3_tex
+)
+write_table(ablation_delta(results, main), output.delta_csv, output.delta_md, output.delta_tex)
+write_table(
+    ablation_negatives(results, delta, main),
     output.negatives_csv,
     output.negatives_md,
     output.negatives_tex,

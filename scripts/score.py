@@ -9,9 +9,11 @@ from tacos.models.checkpoint import load_trained_model
 
 setup_logging(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
-model = load_trained_model(snakemake.input.model, "cuda" if torch.cuda.is_available() else "cpu")
+model, spec = load_trained_model(
+    snakemake.input.model, "cuda" if torch.cuda.is_available() else "cpu"
+)
 targets = [
-    ScoreTarget(*query_set(name), out_path)
+    ScoreTarget(*query_set(name), out_path, query_set=name)
     for name, out_path in zip(snakemake.params.query_sets, snakemake.output, strict=True)
 ]
 score_query_sets(
@@ -19,6 +21,7 @@ score_query_sets(
     snakemake.input.manifest,
     snakemake.input.store,
     targets,
+    min_seconds=spec.input_seconds,
     batch_size=snakemake.params.batch_size,
-    min_seconds=snakemake.params.min_seconds,
+    model_info=spec.identity(snakemake.input.model),
 )

@@ -98,8 +98,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     detect.add_argument("--median-filter", type=float, default=0.0, metavar="SECONDS")
     detect.add_argument("--min-duration", type=float, default=0.0, metavar="SECONDS")
-    detect.add_argument("--window", type=float, default=10.0, metavar="SECONDS")
-    detect.add_argument("--hop", type=float, default=5.0, metavar="SECONDS")
+    detect.add_argument(
+        "--window",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="window length (default: the input length the model was trained on)",
+    )
+    detect.add_argument(
+        "--hop", type=float, default=None, metavar="SECONDS", help="default: half the window"
+    )
     detect.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
     detect.set_defaults(run=_detect)
     return parser

@@ -1,13 +1,16 @@
 """Text-queried sound event detection in audio of any length with a trained model.
 
 Frame scores: the audio (decoded at the model's rate) is cut into windows of ``window`` seconds
-every ``hop`` seconds on the global frame grid (frame ``t`` covers ``[t*delta, (t+1)*delta)``);
-each window is embedded on its own, its frames scored by cosine against the queries, and each
-global frame gets the mean of the windows that cover it. Every window the model sees is exactly
-``window`` seconds long, as in training: the last window ends at the file's last frame (it may
-start off the hop grid), and a file shorter than one window is zero-padded to it (the frames
-past its end are dropped). A file of ``duration`` seconds has ``ceil(duration / delta)`` frames,
-the last one ending at the file's end.
+(default: the input length the model was trained on, from its checkpoint) every ``hop`` seconds
+(default: half a window) on the global frame grid (``tacos.frames``: frame ``t`` covers
+``[t*delta, (t+1)*delta)``); each window is embedded on its own, its frames scored by cosine
+against the queries, and each global frame gets the mean of the windows that cover it. Every
+window the model sees is exactly ``window`` seconds long, as in training: the last window ends
+at the file's last frame (it may start off the hop grid), and a file shorter than one window is
+zero-padded to it (the frames past its end are dropped). A window covers the frames the model
+gives for it: at the paper's setting 1491 tokens of a 30 s window, so its last 9 frames of 20 ms
+are left to the next window. A file of ``duration`` seconds has ``frame_count(duration, delta)``
+frames, the last one ending at the file's end.
 
 Events, per query: optional median filter over ``median_filter`` seconds (an odd number of
 frames, edges repeated), frames with a filtered score >= the query's threshold, adjacent frames
@@ -25,7 +28,7 @@ import logging
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +38,8 @@ from matplotlib.figure import Figure
 from numpy.lib.stride_tricks import sliding_window_view
 
 from tacos.data.audio import load_audio
-from tacos.evaluation.scores import frames_within
-from tacos.evaluation.scoring import batch_frame_scores, embed_queries
+from tacos.evaluation.scoring import batch_frame_scores, batch_frames, embed_queries
+from tacos.frames import frame_count
 from tacos.models.checkpoint import load_trained_model
 from tacos.models.dual import AudioTextModel
 from tacos.models.text import preprocess_caption
@@ -49,14 +52,23 @@ GRID_TOLERANCE = 1e-6  # window and hop must be whole frames up to this many fra
 
 @dataclass(frozen=True)
 class DetectionSettings:
-    """How frame scores become events; ``thresholds``: one for all queries or one per query."""
+    """How frame scores become events; ``thresholds``: one for all queries or one per query.
+
+    ``window`` and ``hop`` in seconds; None: the model's training input length and half of it
+    (``for_model``).
+    """
 
     thresholds: tuple[float, ...] = (0.5,)
     median_filter: float = 0.0
     min_duration: float = 0.0
-    window: float = 10.0
-    hop: float = 5.0
+    window: float | None = None
+    hop: float | None = None
     batch_size: int = 8
+
+    def for_model(self, input_seconds: float) -> DetectionSettings:
+        """These settings with the window and hop a model trained on ``input_seconds`` gets."""
+        window = input_seconds if self.window is None else self.window
+        return replace(self, window=window, hop=window / 2 if self.hop is None else self.hop)
 
 
 @dataclass(frozen=True)
@@ -94,11 +106,20 @@ def window_frames(window: float, hop: float, delta: float) -> tuple[int, int]:
     return frames[0], frames[1]
 
 
-def window_starts(n_frames: int, window: int, hop: int) -> list[int]:
-    """First frame of each window: every ``hop`` frames, the last ending at frame ``n_frames``."""
-    if n_frames <= window:
+def window_starts(n_frames: int, covered: int, hop: int) -> list[int]:
+    """First frame of each window: every ``hop`` frames, the last window's ``covered`` frames
+    ending at frame ``n_frames``."""
+    if n_frames <= covered:
         return [0]
-    return [*range(0, n_frames - window, hop), n_frames - window]
+    return [*range(0, n_frames - covered, hop), n_frames - covered]
+
+
+def covered_frames(model: AudioTextModel, window_samples: int, window: int) -> int:
+    """Frames the model gives for one window: the grid's ``window``, or fewer where the
+    backbone's own frames are used (ASiT: 1491 tokens for a 30 s window of 1500 frames)."""
+    silence = torch.zeros((1, window_samples))
+    frames = batch_frames(model, silence, torch.tensor([window_samples]))
+    return min(window, frames.shape[1])
 
 
 def stitched_scores(
@@ -107,12 +128,13 @@ def stitched_scores(
     text: torch.Tensor,
     settings: DetectionSettings,
 ) -> np.ndarray:
-    """Frame scores ``[ceil(duration / delta), K]``: the mean over the windows covering a frame."""
+    """Frame scores ``[frame_count(duration), K]``: the mean over the windows covering a frame."""
     window, hop = window_frames(settings.window, settings.hop, model.delta)
     frame_samples = model.sample_rate * model.delta
-    n_frames = frames_within(len(waveform) / model.sample_rate, model.delta)
-    starts = window_starts(n_frames, window, hop)
+    n_frames = frame_count(len(waveform) / model.sample_rate, model.delta)
     window_samples = round(window * frame_samples)
+    covered = covered_frames(model, window_samples, window)
+    starts = window_starts(n_frames, covered, hop)
     first_samples = [round(start * frame_samples) for start in starts]
     padded = np.zeros(max(first_samples[-1] + window_samples, len(waveform)), np.float32)
     padded[: len(waveform)] = waveform
@@ -125,7 +147,7 @@ def stitched_scores(
         lengths = torch.tensor([min(window_samples, len(waveform) - s) for s in batch_first])
         scores = batch_frame_scores(model, waves, lengths, text)
         for start, window_scores in zip(batch_starts, scores, strict=True):
-            kept = min(window, n_frames - start)
+            kept = min(covered, n_frames - start)
             sums[start : start + kept] += window_scores[:kept]
             counts[start : start + kept] += 1
     return (sums / counts[:, None]).astype(np.float32)
@@ -325,7 +347,8 @@ def run_detection(
     """The ``tacos detect`` command: load the model, detect, write the TSV (and plots)."""
     thresholds = check_queries(queries, settings.thresholds)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model = load_trained_model(checkpoint, device)
+    model, spec = load_trained_model(checkpoint, device)
+    settings = settings.for_model(spec.input_seconds)
     detections = detect(model, audio_paths, queries, settings)
     write_events([event for found in detections for event in found.events], out)
     if plot is not None:

@@ -12,9 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-# Frame positions are snapped to the nearest 1e-9 frame (integer nano-frames) before floor/ceil,
-# so float error such as 0.58 / 0.02 == 28.999999999999996 cannot move a boundary by one frame.
-_NANO_FRAMES_PER_FRAME = 10**9
+from tacos.frames import frame_ceil, frame_floor
 
 
 def global_contrastive_loss(audio: Tensor, text: Tensor, tau: float = 0.05) -> Tensor:
@@ -41,12 +39,12 @@ def regions_to_frames(
 ) -> tuple[Tensor, Tensor]:
     """Frame span [start, end) of each region: floor(onset/delta), ceil(offset/delta), clipped.
 
-    Seconds are taken as float64 and each boundary is snapped to the nearest 1e-9 frame (exact
-    integer arithmetic in nano-frames) before floor/ceil, so a boundary on an exact frame
-    multiple lands on that frame despite float error (0.58 / 0.02 == 28.999999999999996 gives
-    frame 29, 0.14 / 0.02 == 7.000000000000001 ends at 7). Keep seconds in float64: a float32
-    onset is only accurate to ~1e-7 s, more than the snap absorbs. A region with offset > onset
-    shorter than the snap still covers the frame it starts in (end >= start + 1). Both bounds
+    The boundaries follow the frame grid (``tacos.frames``: micro-frame rounding), so a boundary
+    on an exact frame multiple lands on that frame despite float error (0.58 / 0.02 ==
+    28.999999999999996 gives frame 29, 0.14 / 0.02 == 7.000000000000001 ends at 7), and a region
+    ending at a clip's end ends with the clip's last frame. Keep seconds in float64. A region
+    with offset > onset shorter than the rounding still covers the frame it starts in (end >=
+    start + 1). Both bounds
     are clipped to [0, n_frames] (n_frames: the clip's real frame count, an int or one value
     per region).
 
@@ -65,8 +63,8 @@ def regions_to_frames(
 
     valid = torch.isfinite(onset) & torch.isfinite(offset) & (offset > onset)
     _raise_for_first(~valid, onset, offset, n_frames, "is not an interval with offset > onset")
-    start = _snapped_floor(onset / delta)
-    end = torch.maximum(_snapped_ceil(offset / delta), start + 1)
+    start = frame_floor(onset, delta)
+    end = torch.maximum(frame_ceil(offset, delta), start + 1)
     start = torch.minimum(start.clamp_min(0), n_frames)
     end = torch.minimum(end, n_frames)
     _raise_for_first(
@@ -172,16 +170,6 @@ def _upcast(*tensors: Tensor) -> tuple[Tensor, ...]:
     for tensor in tensors:
         dtype = torch.promote_types(dtype, tensor.dtype)
     return tuple(tensor.to(dtype) for tensor in tensors)
-
-
-def _snapped_floor(frames: Tensor) -> Tensor:
-    nano = torch.round(frames * _NANO_FRAMES_PER_FRAME).long()
-    return torch.div(nano, _NANO_FRAMES_PER_FRAME, rounding_mode="floor")
-
-
-def _snapped_ceil(frames: Tensor) -> Tensor:
-    nano = torch.round(frames * _NANO_FRAMES_PER_FRAME).long()
-    return -torch.div(-nano, _NANO_FRAMES_PER_FRAME, rounding_mode="floor")
 
 
 def _raise_for_first(

@@ -24,7 +24,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from tacos.evaluation.ground_truth import GroundTruth
-from tacos.evaluation.scores import ScoreReader, frame_timestamps
+from tacos.evaluation.scores import ScoreReader, protocol_frames
+from tacos.frames import frame_edges
 from tacos.tables import DELTA_STAGES, QUERY_SETS, STAGE_LABELS, summarise
 
 PathLike = str | os.PathLike
@@ -72,11 +73,13 @@ def clip_classes(events: Sequence[tuple[float, float, str]], max_classes: int) -
 
 
 def _clip_curves(reader: ScoreReader, clip_id: str, classes: Sequence[str]):
-    """Frame boundaries ``[T+1]`` and the scores ``[T, len(classes)]`` of one clip."""
+    """Frame boundaries ``[T+1]`` and the scores ``[T, len(classes)]`` of the clip's own frames
+    (those past its end are not drawn)."""
     index = reader.clip_ids.index(clip_id)
+    duration = reader.durations[clip_id]
     scores = reader.clip_scores(index)[:, reader.class_index(classes)]
-    edges = frame_timestamps(len(scores), reader.delta, reader.durations[clip_id])
-    return edges, scores
+    scores = scores[: protocol_frames(len(scores), reader.delta, duration, "trimmed")]
+    return frame_edges(len(scores), reader.delta, duration), scores
 
 
 def plot_example_clips(

@@ -1,8 +1,10 @@
 """Table 3 of the paper and the ablation tables, from the evaluation results JSONs.
 
 Every results file holds one model (stage, delta, seed) on one query set (``classes407`` or
-``categories50``), with metric values as fractions. Tables print percentages, as the paper
-does: each cell is the mean over seeds ± the sample standard deviation (ddof=1) over seeds, and,
+``categories50``) under one frame protocol (``untrimmed``: the authors', ``trimmed``: corrected),
+with metric values as fractions. Table 3 shows each model under the authors' protocol, with the
+paper's numbers, and under the corrected one in the row below it. Tables print percentages, as
+the paper does: each cell is the mean over seeds ± the sample standard deviation (ddof=1) over seeds, and,
 where the evaluation ran a bootstrap over clips, the bootstrap interval bounds averaged over
 seeds, e.g. ``17.99 ± 0.40 [16.9, 18.8]``. A cell says how many seeds it averages (``n_seeds``),
 so a table built while some runs are missing shows what it has instead of failing.
@@ -27,6 +29,7 @@ import pandas as pd
 METRICS = ("psds1", "psds1_macro", "pauroc")
 TABLE_METRICS = {"psds1": "PSDS1", "pauroc": "pAUROC"}
 QUERY_SETS = {"classes407": "407 classes", "categories50": "50 categories"}
+FRAME_LABELS = {"untrimmed": "authors' protocol", "trimmed": "corrected: frames trimmed"}
 STAGE_LABELS = {
     "pretrain": "Pretraining only (Clotho)",
     "weak": "Weak fine-tuning (TACOS weak captions)",
@@ -40,6 +43,7 @@ NEGATIVES_LABELS = {
 }
 # Stages trained at a frame duration delta; the others are one model whatever the delta.
 DELTA_STAGES = ("weak", "strong", "strong_intra")
+SEEDLESS_STAGES = ("supervised",)  # not trained per seed: one model pairs with every seed
 DELTA_DECIMALS = 6
 NOT_REPORTED = "not reported"
 NO_RESULT = "no result"
@@ -56,6 +60,17 @@ PAPER_TABLE3 = {
     ("weak", "classes407", "pauroc"): 73.09,
     ("supervised", "classes407", "psds1"): round(17.99 + 36.27, 2),
 }
+# The differences the paper states, in points: (minuend, subtrahend, query set, metric).
+PAPER_DIFFERENCES = {
+    ("strong", "weak", "classes407", "psds1"): 5.55,
+    ("strong", "weak", "classes407", "pauroc"): 5.61,
+    ("supervised", "strong", "classes407", "psds1"): 36.27,
+}
+STAGE_NAMES = {"weak": "Weak", "strong": "Strong", "supervised": "Supervised"}
+
+
+AUTHORS_FRAMES = "untrimmed"
+Row = tuple[str, str, float, str]  # label, stage, delta, frame protocol
 
 
 @dataclass(frozen=True)
@@ -69,18 +84,33 @@ class Table:
     notes: list[str] = field(default_factory=list)
 
 
+KEY = ["stage", "delta", "seed", "query_set", "frames"]
+
+
 def _model_key(data: dict, path: Path) -> dict:
     model = data.get("model")
     if not isinstance(model, dict) or not {"stage", "delta", "seed"} <= model.keys():
         raise ValueError(f"{path}: 'model' must hold stage, delta and seed")
     if data.get("query_set") not in QUERY_SETS:
         raise ValueError(f"{path}: query_set must be one of {list(QUERY_SETS)}")
+    frames = (data.get("protocol") or {}).get("frames")
+    if frames not in FRAME_LABELS:
+        raise ValueError(f"{path}: protocol.frames must be one of {list(FRAME_LABELS)}")
     return {
         "stage": str(model["stage"]),
         "delta": round(float(model["delta"]), DELTA_DECIMALS),
         "seed": int(model["seed"]),
         "query_set": data["query_set"],
+        "frames": frames,
     }
+
+
+def _loaded(paths: Iterable[str | os.PathLike], frames: str | None) -> list[tuple[Path, dict]]:
+    """The results files, only those of frame protocol ``frames`` when given."""
+    loaded = [_load(path) for path in paths]
+    if frames is None:
+        return loaded
+    return [(path, data) for path, data in loaded if _model_key(data, path)["frames"] == frames]
 
 
 def _load(path: str | os.PathLike) -> tuple[Path, dict]:
@@ -88,14 +118,15 @@ def _load(path: str | os.PathLike) -> tuple[Path, dict]:
     return path, json.loads(path.read_text(encoding="utf-8"))
 
 
-def read_results(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
-    """One row per results file: model key, metrics and bootstrap bounds (fractions, NaN if none).
+def read_results(paths: Iterable[str | os.PathLike], frames: str | None = None) -> pd.DataFrame:
+    """One row per results file: model key, metrics and bootstrap bounds (fractions, NaN if none);
+    with ``frames``, only the results of that frame protocol.
 
-    Two files for the same (stage, delta, seed, query set) are an error: one would silently
-    count twice in the mean over seeds.
+    Two files for the same (stage, delta, seed, query set, frames) are an error: one would
+    silently count twice in the mean over seeds.
     """
     rows = []
-    for path, data in map(_load, paths):
+    for path, data in _loaded(paths, frames):
         metrics = data.get("metrics") or {}
         missing = [name for name in METRICS if name not in metrics]
         if missing:
@@ -117,31 +148,36 @@ def read_results(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     if frame.empty:
         raise ValueError("no results files given")
-    key = ["stage", "delta", "seed", "query_set"]
-    twice = frame[frame.duplicated(key, keep=False)]
+    twice = frame[frame.duplicated(KEY, keep=False)]
     if not twice.empty:
         raise ValueError(f"results given twice for one model: {sorted(twice['path'])}")
-    return frame.sort_values(key, ignore_index=True)
+    return frame.sort_values(KEY, ignore_index=True)
 
 
-def read_per_class(paths: Iterable[str | os.PathLike], metric: str = "psds1") -> pd.DataFrame:
-    """``metrics[f"{metric}_per_class"]`` as rows: stage, delta, seed, query_set, class, value."""
+def read_per_class(
+    paths: Iterable[str | os.PathLike], metric: str = "psds1", frames: str | None = None
+) -> pd.DataFrame:
+    """``metrics[f"{metric}_per_class"]`` as rows: the model key, class and value; with
+    ``frames``, only the results of that frame protocol."""
     rows = []
-    for path, data in map(_load, paths):
+    for path, data in _loaded(paths, frames):
         key = _model_key(data, path)
         per_class = data["metrics"].get(f"{metric}_per_class", {})
         rows += [{**key, "class": name, "value": float(value)} for name, value in per_class.items()]
-    return pd.DataFrame(rows, columns=["stage", "delta", "seed", "query_set", "class", "value"])
+    return pd.DataFrame(rows, columns=[*KEY, "class", "value"])
 
 
 def summarise(results: pd.DataFrame) -> pd.DataFrame:
-    """Per (stage, delta, query set): seeds, and mean/std/low/high of every metric in percent."""
+    """Per (stage, delta, query set, frames): seeds, and mean/std/low/high of every metric in
+    percent."""
     rows = []
-    for (stage, delta, query_set), group in results.groupby(["stage", "delta", "query_set"]):
+    groups = results.groupby(["stage", "delta", "query_set", "frames"])
+    for (stage, delta, query_set, frames), group in groups:
         row = {
             "stage": stage,
             "delta": delta,
             "query_set": query_set,
+            "frames": frames,
             "n_seeds": len(group),
             "seeds": ", ".join(str(seed) for seed in sorted(group["seed"])),
         }
@@ -155,9 +191,16 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _select(summary: pd.DataFrame, stage: str, query_set: str, delta: float) -> pd.Series | None:
-    """The summary row of one model and query set; ``delta`` only matters for DELTA_STAGES."""
-    chosen = (summary["stage"] == stage) & (summary["query_set"] == query_set)
+def _select(
+    summary: pd.DataFrame, stage: str, query_set: str, delta: float, frames: str
+) -> pd.Series | None:
+    """The summary row of one model, query set and frame protocol; ``delta`` only matters for
+    DELTA_STAGES."""
+    chosen = (
+        (summary["stage"] == stage)
+        & (summary["query_set"] == query_set)
+        & (summary["frames"] == frames)
+    )
     if stage in DELTA_STAGES:
         chosen &= np.isclose(summary["delta"], delta)
     found = summary[chosen]
@@ -176,14 +219,14 @@ def format_cell(mean: float, std: float, low: float = math.nan, high: float = ma
     return text
 
 
-def _cells(
-    summary: pd.DataFrame, label: str, stage: str, delta: float, paper: bool
-) -> tuple[dict, dict]:
-    """One table row: the numbers for the CSV and the formatted cells, both query sets."""
-    numbers: dict = {"model": label, "stage": stage, "delta": delta}
+def _cells(summary: pd.DataFrame, row: Row, paper: bool) -> tuple[dict, dict]:
+    """One table row: the numbers for the CSV and the formatted cells, both query sets; the
+    paper's numbers only in rows of the authors' protocol."""
+    label, stage, delta, frames = row
+    numbers: dict = {"model": label, "stage": stage, "delta": delta, "frames": frames}
     display: dict = {"Model": label}
     for query_set, set_name in QUERY_SETS.items():
-        found = _select(summary, stage, query_set, delta)
+        found = _select(summary, stage, query_set, delta, frames)
         numbers[f"{query_set}_n_seeds"] = 0 if found is None else int(found["n_seeds"])
         display[f"n_seeds ({set_name})"] = str(numbers[f"{query_set}_n_seeds"])
         for metric, metric_name in TABLE_METRICS.items():
@@ -196,6 +239,8 @@ def _cells(
             )
             if paper:
                 reported = PAPER_TABLE3.get((stage, query_set, metric))
+                if frames != AUTHORS_FRAMES:
+                    reported = None
                 cell = NOT_REPORTED if reported is None else f"{reported:.2f}"
                 numbers[f"{query_set}_{metric}_paper"] = cell
                 display[f"{metric_name} paper ({set_name})"] = cell
@@ -204,13 +249,13 @@ def _cells(
 
 def _table(
     summary: pd.DataFrame,
-    rows: Sequence[tuple[str, str, float]],
+    rows: Sequence[Row],
     paper: bool,
     caption: str,
     label: str,
     notes: list[str],
 ) -> Table:
-    built = [_cells(summary, name, stage, delta, paper) for name, stage, delta in rows]
+    built = [_cells(summary, row, paper) for row in rows]
     numbers = pd.DataFrame([numbers for numbers, _ in built])
     display = pd.DataFrame([display for _, display in built])
     return Table(numbers, display, caption, label, notes)
@@ -236,13 +281,23 @@ def paired_difference(
     delta: float,
     minuend: str = "strong",
     subtrahend: str = "weak",
+    frames: str = AUTHORS_FRAMES,
 ) -> dict | None:
     """Mean, std (ddof=1) and seeds of ``minuend - subtrahend`` in points, paired by seed."""
-    chosen = (results["query_set"] == query_set) & np.isclose(results["delta"], delta)
+    chosen = (
+        (results["query_set"] == query_set)
+        & np.isclose(results["delta"], delta)
+        & (results["frames"] == frames)
+    )
     by_seed = {
         stage: results[chosen & (results["stage"] == stage)].set_index("seed")[metric]
         for stage in (minuend, subtrahend)
     }
+    for stage in (minuend, subtrahend):
+        if stage in SEEDLESS_STAGES and len(by_seed[stage]) == 1:
+            # one model for every seed: it pairs with each seed of the other stage
+            other = by_seed[subtrahend if stage == minuend else minuend]
+            by_seed[stage] = pd.Series(by_seed[stage].iloc[0], index=other.index)
     differences = 100 * (by_seed[minuend] - by_seed[subtrahend]).dropna()
     if differences.empty:
         return None
@@ -257,64 +312,102 @@ def _signed(value: float) -> str:
     return f"{value:+.2f}"
 
 
-def strong_minus_weak_line(results: pd.DataFrame, query_set: str, delta: float) -> str | None:
-    """The demo's claim in one line: strong minus weak fine-tuning, per metric, paired by seed."""
+def difference_line(
+    results: pd.DataFrame,
+    query_set: str,
+    delta: float,
+    minuend: str,
+    subtrahend: str,
+    frames: str = AUTHORS_FRAMES,
+) -> str | None:
+    """``minuend - subtrahend`` per metric, paired by seed, beside the paper's difference."""
     parts, paper_parts = [], []
     seeds: list[int] = []
     for metric, metric_name in TABLE_METRICS.items():
-        difference = paired_difference(results, metric, query_set, delta)
+        difference = paired_difference(
+            results, metric, query_set, delta, minuend, subtrahend, frames
+        )
         if difference is None:
             return None
         seeds = difference["seeds"]
         spread = "" if math.isnan(difference["std"]) else f" ± {difference['std']:.2f}"
         parts.append(f"{metric_name} {_signed(difference['mean'])}{spread}")
-        strong = PAPER_TABLE3.get(("strong", query_set, metric))
-        weak = PAPER_TABLE3.get(("weak", query_set, metric))
-        paper = NOT_REPORTED if None in (strong, weak) else _signed(strong - weak)
-        paper_parts.append(f"{metric_name} {paper}")
+        paper = PAPER_DIFFERENCES.get((minuend, subtrahend, query_set, metric))
+        paper_parts.append(f"{metric_name} {NOT_REPORTED if paper is None else _signed(paper)}")
     return (
-        f"Strong − weak ({QUERY_SETS[query_set]}, paired over seeds "
-        f"{', '.join(map(str, seeds))}): {', '.join(parts)} points; "
-        f"paper: {', '.join(paper_parts)}."
+        f"{STAGE_NAMES[minuend]} − {STAGE_NAMES[subtrahend]} ({QUERY_SETS[query_set]}, "
+        f"{FRAME_LABELS[frames]}, paired over seeds {', '.join(map(str, seeds))}): "
+        f"{', '.join(parts)} points; paper: {', '.join(paper_parts)}."
     )
 
 
-def table3(results: pd.DataFrame, delta: float) -> Table:
-    """The paper's Table 3 at the main ``delta``; the supervised row only when its results exist."""
+def table3(results: pd.DataFrame, delta: float, protocols: Sequence[str]) -> Table:
+    """The paper's Table 3 at the main ``delta``: each model under every frame protocol in
+    ``protocols`` (the authors' first, with the paper's numbers); the supervised row only when
+    its results exist."""
     stages = ["pretrain", "weak", "strong"]
     if (results["stage"] == "supervised").any():
         stages.append("supervised")
-    rows = [(STAGE_LABELS[stage], stage, delta) for stage in stages]
+    rows = [
+        (_row_label(stage, frames, protocols), stage, delta, frames)
+        for stage in stages
+        for frames in protocols
+    ]
     notes = [
         _cell_note(results),
         f"Fine-tuned models at frame duration delta = {delta:g} s.",
-        "Paper: TACOS, Primus et al., arXiv 2505.07609, 407-class setting; cells it does not "
-        f"publish are marked '{NOT_REPORTED}'.",
+        "Frame protocols: 'authors' protocol' scores every frame of the padded input against "
+        "each clip's real duration (frames past the end count as false positives), as the "
+        "authors' code does; 'corrected' trims the frames past each clip's end.",
+        "Paper: TACOS, Primus et al., arXiv 2505.07609; cells it does not publish are marked "
+        f"'{NOT_REPORTED}'. Which query set the paper's numbers use is not confirmed: the "
+        "authors' README command tests on the 407 classes, but 17.99 + 36.27 = 54.26 PSDS1 for "
+        "the supervised model exceeds PretrainedSED's reported 46.2 for supervised ASiT, which "
+        "points to the 50 categories. They are shown under the 407 classes.",
     ]
-    if "supervised" in stages:
-        notes.append("The paper's supervised PSDS1 is derived: 36.27 points above strong.")
-    notes += filter(None, (strong_minus_weak_line(results, qs, delta) for qs in QUERY_SETS))
+    pairs = [("strong", "weak")] + ([("supervised", "strong")] if "supervised" in stages else [])
+    notes += filter(
+        None,
+        (
+            difference_line(results, query_set, delta, minuend, subtrahend, protocols[0])
+            for minuend, subtrahend in pairs
+            for query_set in QUERY_SETS
+        ),
+    )
     caption = "Text-based sound event detection on AudioSet Strong (Table 3 of the paper)"
     return _table(summarise(results), rows, True, caption, "tab:table3", notes)
 
 
-def ablation_delta(results: pd.DataFrame, stage: str = "strong") -> Table:
-    """``stage`` fine-tuning at every frame duration delta present in the results."""
+def _row_label(stage: str, frames: str, protocols: Sequence[str]) -> str:
+    if len(protocols) == 1:
+        return STAGE_LABELS[stage]
+    return f"{STAGE_LABELS[stage]} [{FRAME_LABELS[frames]}]"
+
+
+def ablation_delta(results: pd.DataFrame, frames: str, stage: str = "strong") -> Table:
+    """``stage`` fine-tuning at every frame duration delta present in the results, under the
+    frame protocol ``frames``."""
     deltas = sorted(results.loc[results["stage"] == stage, "delta"].unique())
     if not deltas:
         raise ValueError(f"no results of stage {stage!r} to compare deltas")
-    rows = [(f"delta = {delta:g} s", stage, delta) for delta in deltas]
-    notes = [_cell_note(results), f"Model: {STAGE_LABELS.get(stage, stage)}."]
+    rows = [(f"delta = {delta:g} s", stage, delta, frames) for delta in deltas]
+    notes = [
+        _cell_note(results),
+        f"Model: {STAGE_LABELS.get(stage, stage)}; frames: {FRAME_LABELS[frames]}.",
+    ]
     caption = "Frame duration delta of strong fine-tuning (ablation beyond the paper)"
     return _table(summarise(results), rows, False, caption, "tab:ablation-delta", notes)
 
 
-def ablation_negatives(results: pd.DataFrame, delta: float) -> Table:
+def ablation_negatives(results: pd.DataFrame, delta: float, frames: str) -> Table:
     """Strong fine-tuning with and without intra-clip negatives at the main ``delta``."""
-    rows = [(NEGATIVES_LABELS[stage], stage, delta) for stage in NEGATIVES_LABELS]
-    notes = [_cell_note(results), f"Frame duration delta = {delta:g} s."]
+    rows = [(NEGATIVES_LABELS[stage], stage, delta, frames) for stage in NEGATIVES_LABELS]
+    notes = [
+        _cell_note(results),
+        f"Frame duration delta = {delta:g} s; frames: {FRAME_LABELS[frames]}.",
+    ]
     difference = [
-        paired_difference(results, "psds1", qs, delta, "strong_intra", "strong")
+        paired_difference(results, "psds1", qs, delta, "strong_intra", "strong", frames)
         for qs in QUERY_SETS
     ]
     notes += [

@@ -87,7 +87,15 @@ def test_tacos_good_release_is_read_exactly(tmp_path):
         ),
     ]
     assert report.skipped == {}
-    assert report.kept == {"clips": 3, "regions": 4, "weak_captions": 3}
+    assert report.kept == {
+        "clips": 3,
+        "development_files": 2,
+        "test_files": 1,
+        "development_clips": 2,
+        "test_clips": 1,
+        "regions": 4,
+        "weak_captions": 3,
+    }
 
 
 @pytest.mark.parametrize(

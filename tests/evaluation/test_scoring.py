@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import runpy
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,10 +15,10 @@ from tiny_model import RATE, TINY_MODEL
 
 import tacos.logs
 from tacos.data.audio import write_audio
-from tacos.data.manifest import Clip, Region, write_manifest
+from tacos.data.manifest import Clip, Region, read_manifest, write_manifest
 from tacos.data.store import AudioStore, build_audio_store
-from tacos.evaluation.report import evaluate, write_results
-from tacos.evaluation.scores import ScoreReader, frames_within
+from tacos.evaluation.report import evaluate, ground_truth_for, write_results
+from tacos.evaluation.scores import ScoreReader, ScoreWriter
 from tacos.evaluation.scoring import (
     ScoreTarget,
     padded_samples,
@@ -25,7 +26,9 @@ from tacos.evaluation.scoring import (
     score_clips,
     score_query_sets,
 )
-from tacos.models.checkpoint import load_model_weights, load_trained_model
+from tacos.evaluation.sed_metrics import sed_metrics
+from tacos.frames import frame_count
+from tacos.models.checkpoint import ModelSpec, load_model_weights, load_trained_model
 from tacos.models.dual import build_model
 
 # (clip id, duration, regions named by AudioSet display name); Yclip4 has no audio in the store
@@ -37,16 +40,37 @@ CLIPS = [
     ("Yclip4", 10.0, [("Siren", 0.0, 1.0)]),
 ]
 THREE_QUERIES = (["Bark", "Siren", "Speech"], ["Bark", "A siren wails.", "Speech"])
-RESULT_KEYS = ["model", "query_set", "n_clips", "n_clips_missing", "metrics", "bootstrap", "notes"]
+RESULT_KEYS = [
+    "model",
+    "query_set",
+    "protocol",
+    "n_clips",
+    "n_clips_without_events",
+    "n_clips_missing",
+    "metrics",
+    "bootstrap",
+    "notes",
+]
 METRIC_KEYS = ["psds1", "psds1_macro", "pauroc", "n_classes", "psds1_per_class", "pauroc_per_class"]
-MODEL_INFO = {"stage": "strong", "delta": 0.04, "seed": 1, "checkpoint": "model.ckpt"}
+PROTOCOL = {"evaluated_weights": "last", "tacos_split": "release"}
+SPEC = ModelSpec(
+    build=TINY_MODEL,
+    input_seconds=10.0,
+    sample_rate=RATE,
+    stage="strong",
+    seed=1,
+    protocol=PROTOCOL,
+)
+MODEL_INFO = SPEC.identity("model.ckpt")
+MODEL_BLOCK = {"stage": "strong", "delta": 0.04, "seed": 1, "checkpoint": "model.ckpt"}
+FRAMES_10S = 251  # the demo CNN's own frames of a 10 s input (one starts at 10 s)
 
 
-def save_checkpoint(path: Path, model: torch.nn.Module, config: dict | None) -> Path:
+def save_checkpoint(path: Path, model: torch.nn.Module, spec: ModelSpec | None) -> Path:
     state = {"model." + key: value for key, value in model.state_dict().items()}
     checkpoint = {"state_dict": state}
-    if config is not None:
-        checkpoint["tacos_model_config"] = config
+    if spec is not None:
+        checkpoint["tacos_model"] = spec.to_dict()
     torch.save(checkpoint, path)
     return path
 
@@ -55,12 +79,17 @@ def save_checkpoint(path: Path, model: torch.nn.Module, config: dict | None) -> 
 def checkpoint(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     model = build_model(TINY_MODEL)
-    return save_checkpoint(tmp_path_factory.mktemp("model") / "model.ckpt", model, TINY_MODEL)
+    return save_checkpoint(tmp_path_factory.mktemp("model") / "model.ckpt", model, SPEC)
 
 
 @pytest.fixture(scope="module")
-def model(checkpoint):
+def loaded(checkpoint):
     return load_trained_model(checkpoint)
+
+
+@pytest.fixture(scope="module")
+def model(loaded):
+    return loaded[0]
 
 
 @pytest.fixture(scope="module")
@@ -99,8 +128,18 @@ def audioset(tmp_path_factory) -> dict[str, Path]:
     }
 
 
-def test_trained_model_round_trips_through_its_checkpoint(checkpoint, model):
+def test_trained_model_round_trips_through_its_checkpoint(checkpoint, loaded):
+    model, spec = loaded
     saved = torch.load(checkpoint, weights_only=False)["state_dict"]
+    assert spec == SPEC
+    assert spec.delta == 0.04 and spec.input_seconds == 10.0
+    assert spec.identity(checkpoint) == {
+        "stage": "strong",
+        "delta": 0.04,
+        "seed": 1,
+        "checkpoint": str(checkpoint),
+        "protocol": PROTOCOL,
+    }
     assert not model.training
     assert (model.delta, model.sample_rate) == (0.04, RATE)
     assert sorted("model." + name for name in model.state_dict()) == sorted(saved)
@@ -116,8 +155,23 @@ def test_checkpoint_errors_name_the_file(tmp_path, model):
     with pytest.raises(FileNotFoundError, match="nowhere.ckpt"):
         load_trained_model(tmp_path / "nowhere.ckpt")
     bare = save_checkpoint(tmp_path / "bare.ckpt", model, None)
-    with pytest.raises(ValueError, match="bare.ckpt holds no model config"):
+    with pytest.raises(ValueError, match="bare.ckpt holds no model spec under 'tacos_model'"):
         load_trained_model(bare)
+    checkpoint = torch.load(bare, weights_only=False)
+    checkpoint["tacos_model_config"] = TINY_MODEL  # the old key is not read
+    torch.save(checkpoint, tmp_path / "old.ckpt")
+    with pytest.raises(ValueError, match="old.ckpt holds no model spec"):
+        load_trained_model(tmp_path / "old.ckpt")
+    other_rate = ModelSpec(TINY_MODEL, 10.0, 32000, "strong", 1)
+    with pytest.raises(ValueError, match="takes 16000 Hz but its spec says 32000"):
+        load_trained_model(save_checkpoint(tmp_path / "rate.ckpt", model, other_rate))
+
+
+def test_a_model_spec_needs_its_frame_step():
+    with pytest.raises(ValueError, match="'delta'"):
+        ModelSpec({"audio": {"encoder": "demo"}}, 10.0, RATE, "strong", 0)
+    assert ModelSpec.from_dict(SPEC.to_dict()) == SPEC
+    assert ModelSpec({"delta": 0.1}, 10.0, RATE, "weak", 0).protocol == {}
 
 
 def test_query_sets_are_display_names_and_category_sentences():
@@ -138,7 +192,9 @@ def test_batches_are_padded_to_ten_seconds_at_least_in_whole_frames():
     assert padded_samples(100, 32000, 0.02, 0.0) == 640
 
 
-def test_scores_are_trimmed_cosines_and_do_not_depend_on_the_batch(model, audioset, tmp_path):
+def test_scores_keep_every_frame_as_cosines_and_do_not_depend_on_the_batch(
+    model, audioset, tmp_path
+):
     names, queries = THREE_QUERIES
     run = score_clips(
         model,
@@ -147,8 +203,10 @@ def test_scores_are_trimmed_cosines_and_do_not_depend_on_the_batch(model, audios
         names,
         queries,
         tmp_path / "a.h5",
+        10.0,
         batch_size=3,
         progress=False,
+        model_info=MODEL_INFO,
     )
     assert (run.n_scored, run.missing_clip_ids) == (4, ("Yclip4",))
     score_clips(
@@ -158,14 +216,24 @@ def test_scores_are_trimmed_cosines_and_do_not_depend_on_the_batch(model, audios
         names,
         queries,
         tmp_path / "b.h5",
+        10.0,
         batch_size=1,
         progress=False,
     )
     with ScoreReader(run.path) as reader, ScoreReader(tmp_path / "b.h5") as single:
         assert reader.clip_ids == ["Yclip0", "Yclip1", "Yclip2", "Yclip3"]
         assert reader.class_names == names
-        assert reader.n_frames.tolist() == [250, 250, 238, 250]
-        assert reader.n_frames.tolist() == [frames_within(d, 0.04) for d in (10, 10, 9.5, 10)]
+        assert reader.model_info == MODEL_INFO
+        assert single.model_info == {}
+        # every clip is one 10 s input: all its frames are stored, padding included
+        assert reader.n_frames.tolist() == [FRAMES_10S] * 4
+        trimmed = reader.score_dataframes("trimmed")
+        assert [len(trimmed[clip_id]) for clip_id in reader.clip_ids] == [250, 250, 238, 250]
+        assert [len(trimmed[clip_id]) for clip_id in reader.clip_ids] == [
+            frame_count(d, 0.04) for d in (10, 10, 9.5, 10)
+        ]
+        untrimmed = reader.score_dataframes("untrimmed")
+        assert [len(untrimmed[clip_id]) for clip_id in reader.clip_ids] == [FRAMES_10S] * 4
         stored = reader.clip_scores(2)
         np.testing.assert_allclose(single.clip_scores(2), stored, atol=1e-6)
 
@@ -175,7 +243,8 @@ def test_scores_are_trimmed_cosines_and_do_not_depend_on_the_batch(model, audios
     with torch.no_grad():
         frames, _, _ = model.embed_audio(waveform, torch.tensor([len(audio)]))
         text = model.embed_text(queries)
-    expected = (frames[0] @ text.T)[:238].numpy()
+    expected = (frames[0] @ text.T).numpy()
+    assert expected.shape == (FRAMES_10S, 3)
     np.testing.assert_allclose(stored, expected, atol=1e-5)
     assert np.abs(stored).max() <= 1.0 + 1e-6
 
@@ -187,7 +256,14 @@ def test_several_query_sets_scored_in_one_pass_equal_separate_runs(model, audios
         ScoreTarget(names[:1], queries[:1], tmp_path / "one.h5"),
     ]
     runs = score_query_sets(
-        model, audioset["manifest"], audioset["store"], targets, batch_size=2, progress=False
+        model,
+        audioset["manifest"],
+        audioset["store"],
+        targets,
+        10.0,
+        batch_size=2,
+        progress=False,
+        model_info=MODEL_INFO,
     )
     assert [run.n_scored for run in runs] == [4, 4]
     alone = score_clips(
@@ -197,11 +273,13 @@ def test_several_query_sets_scored_in_one_pass_equal_separate_runs(model, audios
         names[:1],
         queries[:1],
         tmp_path / "alone.h5",
+        10.0,
         batch_size=2,
         progress=False,
     )
     with ScoreReader(runs[1].path) as together, ScoreReader(alone.path) as single:
         assert together.class_names == single.class_names == names[:1]
+        assert together.model_info == MODEL_INFO
         for index in range(4):
             np.testing.assert_array_equal(together.clip_scores(index), single.clip_scores(index))
 
@@ -221,6 +299,7 @@ def test_store_at_another_rate_is_refused(model, audioset, tmp_path):
             ["Bark"],
             ["Bark"],
             tmp_path / "s.h5",
+            10.0,
             progress=False,
         )
     assert not (tmp_path / "s.h5").exists()
@@ -234,22 +313,31 @@ def test_results_json_of_the_407_classes(model, audioset, tmp_path):
         audioset["store"],
         *query_set("classes407"),
         scores,
+        10.0,
         progress=False,
+        model_info=MODEL_INFO,
     )
     results = evaluate(
         scores,
         audioset["manifest"],
         "classes407",
+        "trimmed",
         n_bootstrap=3,
         seed=5,
-        model_info=MODEL_INFO,
         manifest_report=audioset["report"],
     )
     assert list(results) == RESULT_KEYS
-    assert results["model"] == MODEL_INFO
-    assert (results["query_set"], results["n_clips"], results["n_clips_missing"]) == (
+    assert results["model"] == MODEL_BLOCK
+    assert results["protocol"] == {**PROTOCOL, "frames": "trimmed", "clips": "with_events"}
+    assert (
+        results["query_set"],
+        results["n_clips"],
+        results["n_clips_without_events"],
+        results["n_clips_missing"],
+    ) == (
         "classes407",
         4,
+        0,
         3,  # Yclip4 has no audio in the store, the report skipped 2 clips for missing audio
     )
     metrics = results["metrics"]
@@ -272,9 +360,89 @@ def test_results_json_of_the_407_classes(model, audioset, tmp_path):
     assert results["notes"][0].startswith("score frames past each clip's end are trimmed")
     assert "5 of the 407 classes have ground-truth events" in results["notes"][1]
 
+    untrimmed = evaluate(scores, audioset["manifest"], "classes407", "untrimmed")
+    assert untrimmed["protocol"]["frames"] == "untrimmed"
+    assert untrimmed["notes"][0].startswith("every frame of the model's padded input is scored")
+    assert untrimmed["metrics"] != results["metrics"]  # frames past the end are scored
+
     out = write_results(results, tmp_path / "eval" / "classes407.json")
     assert json.loads(out.read_text()) == results
     assert not out.with_name("classes407.json.partial").exists()
+
+
+def relabelled(manifest: Path, out: Path) -> Path:
+    """The manifest with Yclip2's siren relabelled "Air brake" (one of the 407 classes that no
+    category pools) and Yclip3's regions removed: Yclip3 has no event of either query set,
+    Yclip2 none of the 50 categories."""
+
+    clips = []
+    for clip in read_manifest(manifest):
+        if clip.clip_id == "Yclip2":
+            clip = replace(clip, regions=(Region("Air brake", 2.0, 7.0, "/m/x"),))
+        elif clip.clip_id == "Yclip3":
+            clip = replace(clip, regions=())
+        clips.append(clip)
+    write_manifest(clips, out)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("query", "with_events"),
+    [("classes407", ["Yclip0", "Yclip1", "Yclip2"]), ("categories50", ["Yclip0", "Yclip1"])],
+)
+@pytest.mark.parametrize("frames", ["trimmed", "untrimmed"])
+def test_the_clip_set_keeps_only_clips_with_events_of_the_query_set(
+    model, audioset, tmp_path, query, with_events, frames
+):
+    manifest = relabelled(audioset["manifest"], tmp_path / "relabelled.jsonl")
+    scores = tmp_path / f"{query}.h5"
+    score_clips(
+        model,
+        manifest,
+        audioset["store"],
+        *query_set(query),
+        scores,
+        10.0,
+        progress=False,
+        model_info=MODEL_INFO,
+    )
+    kept = evaluate(scores, manifest, query, frames, clips="with_events")
+    every = evaluate(scores, manifest, query, frames, clips="all")
+    assert (kept["n_clips"], kept["n_clips_without_events"]) == (
+        len(with_events),
+        4 - len(with_events),
+    )
+    assert (every["n_clips"], every["n_clips_without_events"]) == (4, 0)
+    assert kept["n_clips_missing"] == every["n_clips_missing"] == 1  # Yclip4
+    assert kept["protocol"] == {**PROTOCOL, "frames": frames, "clips": "with_events"}
+    assert every["protocol"] == {**PROTOCOL, "frames": frames, "clips": "all"}
+
+    scored = [clip for clip in read_manifest(manifest) if clip.clip_id != "Yclip4"]
+    truth = ground_truth_for(scored, query)
+    assert sorted(clip_id for clip_id, events in truth.items() if events) == with_events
+    subset = {clip_id: truth[clip_id] for clip_id in with_events}
+    assert kept["metrics"] == sed_metrics(scores, subset, frames)[0].to_dict()
+    assert every["metrics"] == sed_metrics(scores, truth, frames)[0].to_dict()
+    assert kept["metrics"] != every["metrics"]
+    with pytest.raises(ValueError, match="clip set"):
+        evaluate(scores, manifest, query, frames, clips="labelled")
+
+
+def test_evaluate_needs_the_model_in_the_score_file(audioset, tmp_path):
+    names, _ = query_set("categories50")
+    anonymous, wrong_delta = tmp_path / "anonymous.h5", tmp_path / "delta.h5"
+    for path, info in ((anonymous, {}), (wrong_delta, {**MODEL_INFO, "delta": 0.02})):
+        with ScoreWriter(path, names, 0.04, model_info=info) as writer:
+            for clip_id in ("Yclip0", "Yclip1", "Yclip2", "Yclip3"):
+                writer.add(
+                    clip_id, np.zeros((250, len(names))), 10.0 if clip_id != "Yclip2" else 9.5
+                )
+    with pytest.raises(ValueError, match="does not say which model it scores"):
+        evaluate(anonymous, audioset["manifest"], "categories50", "trimmed")
+    with pytest.raises(ValueError, match="frame step 0.04 s but the model's is 0.02 s"):
+        evaluate(wrong_delta, audioset["manifest"], "categories50", "trimmed")
+    with pytest.raises(ValueError, match="frame protocol"):
+        evaluate(anonymous, audioset["manifest"], "categories50", "cropped")
 
 
 def test_scripts_score_and_evaluate_the_50_categories(checkpoint, audioset, tmp_path, monkeypatch):
@@ -289,24 +457,29 @@ def test_scripts_score_and_evaluate_the_50_categories(checkpoint, audioset, tmp_
             "manifest": str(audioset["manifest"]),
             "store": str(audioset["store"]),
         },
-        params={"query_sets": ["categories50"], "batch_size": 4, "min_seconds": 10.0},
+        params={"query_sets": ["categories50"], "batch_size": 4},
         output=scores,
     )
     torch.set_num_threads(threads)
+    with ScoreReader(scores) as reader:
+        assert reader.model_info == SPEC.identity(str(checkpoint))
+        assert reader.n_frames.tolist() == [FRAMES_10S] * 4  # padded to the spec's 10 s
     run_script(
         "evaluate.py",
         inputs={"scores": str(scores), "manifest": str(audioset["manifest"])},
         params={
             "query_set": "categories50",
+            "frames": "untrimmed",
+            "clips": "with_events",
             "n_bootstrap": 0,
             "seed": 0,
-            "model_info": {**MODEL_INFO, "stage": "pretrain"},
         },
         output=results_path,
     )
     results = json.loads(results_path.read_text())
     assert list(results) == RESULT_KEYS
-    assert results["model"]["stage"] == "pretrain"
+    assert results["model"] == {**MODEL_BLOCK, "checkpoint": str(checkpoint)}
+    assert results["protocol"] == {**PROTOCOL, "frames": "untrimmed", "clips": "with_events"}
     assert (results["n_clips"], results["n_clips_missing"], results["bootstrap"]) == (4, 1, None)
     assert list(results["metrics"]["psds1_per_class"]) == ["Speech", "Dog Bark", "Siren"]
     assert any("no manifest report" in note for note in results["notes"])
@@ -315,10 +488,17 @@ def test_scripts_score_and_evaluate_the_50_categories(checkpoint, audioset, tmp_
 def test_evaluate_refuses_scores_of_another_query_set(model, audioset, tmp_path):
     scores = tmp_path / "three.h5"
     score_clips(
-        model, audioset["manifest"], audioset["store"], *THREE_QUERIES, scores, progress=False
+        model,
+        audioset["manifest"],
+        audioset["store"],
+        *THREE_QUERIES,
+        scores,
+        10.0,
+        progress=False,
+        model_info=MODEL_INFO,
     )
     with pytest.raises(ValueError, match="not the query set 'categories50'"):
-        evaluate(scores, audioset["manifest"], "categories50")
+        evaluate(scores, audioset["manifest"], "categories50", "trimmed")
 
 
 class Namedlist(SimpleNamespace):

@@ -14,7 +14,8 @@ import torch
 from conftest import SECONDS
 from tiny_model import RATE, TINY_MODEL
 
-from tacos.data.manifest import Region
+from tacos.data.manifest import Region, read_manifest
+from tacos.models.checkpoint import ModelSpec
 from tacos.models.dual import build_model
 from tacos.training import data as training_data
 from tacos.training.data import CaptionedClips, EpochShuffleSampler, Example, collate
@@ -27,6 +28,14 @@ TRAINING = TrainingConfig(
 OPTIM = OptimConfig(lr=1e-3, min_lr=1e-5, warmup_epochs=1, cosine_epochs=2)
 GLOBAL = LossConfig(global_weight=1.0, frame_weight=0.0)
 STRONG = LossConfig(global_weight=0.0, frame_weight=1.0)
+SPEC = ModelSpec(
+    build=TINY_MODEL,
+    input_seconds=SECONDS,
+    sample_rate=RATE,
+    stage="strong",
+    seed=7,
+    protocol={"evaluated_weights": "last", "tacos_split": "release"},
+)
 
 
 def example(clip_id: str, regions: list[Region], n: int) -> Example:
@@ -73,6 +82,29 @@ def test_sampler_and_caption_draws_depend_on_seed_and_epoch_only(tiny_data):
     assert draws[0] != draws[1]
 
 
+def test_pairs_give_every_clip_caption_pair_once_with_its_caption_fixed(tiny_data):
+    manifest, store = tiny_data["train"]
+    clips = read_manifest(manifest)
+    expected = sorted((clip.clip_id, caption) for clip in clips for caption in clip.captions)
+    assert len(expected) == 16  # 8 clips x 2 captions
+    pairs = CaptionedClips(manifest, store, max_seconds=SECONDS, seed=3, items="pairs")
+    assert len(pairs) == 16
+    epochs = []
+    for pairs.epoch in (0, 1, 5):
+        items = [pairs[index] for index in range(len(pairs))]
+        epochs.append([(item.clip_id, item.caption) for item in items])
+        assert all(item.caption in item.captions for item in items)
+    assert sorted(epochs[0]) == expected  # each (clip, caption) exactly once
+    assert epochs[0] == epochs[1] == epochs[2]  # captions do not change across epochs
+    clip_items = CaptionedClips(manifest, store, max_seconds=SECONDS, seed=3)
+    assert len(clip_items) == 8
+    item = pairs[1]
+    assert item.clip_id == clips[0].clip_id and item.caption == clips[0].captions[1]
+    assert np.array_equal(item.waveform, clip_items[0].waveform)
+    with pytest.raises(ValueError, match="items must be one of"):
+        CaptionedClips(manifest, store, max_seconds=SECONDS, items="captions")
+
+
 def test_sampler_shards_one_permutation_across_ddp_processes(monkeypatch):
     sampler = EpochShuffleSampler(7, seed=3)
     whole = list(sampler)
@@ -86,31 +118,54 @@ def test_sampler_shards_one_permutation_across_ddp_processes(monkeypatch):
     assert sorted(set(shards[0] + shards[1])) == list(range(7))
 
 
-def test_lr_schedule_warms_up_then_decays_to_the_floor():
+def authors_factor(step: int, steps_per_epoch: int, optim: OptimConfig) -> float:
+    """The authors' schedule written out: warm-up from min_lr to lr over warmup_epochs, cosine
+    back to min_lr over the next cosine_epochs, flat after; as a factor of lr."""
+    floor = optim.min_lr / optim.lr
+    warmup = optim.warmup_epochs * steps_per_epoch
+    cosine = optim.cosine_epochs * steps_per_epoch
+    if step < warmup:
+        return floor + (1 - floor) * step / warmup
+    if step < warmup + cosine:
+        return floor + (1 - floor) * (1 + math.cos(math.pi * (step - warmup) / cosine)) / 2
+    return floor
+
+
+def test_lr_schedule_warms_up_from_the_floor_then_decays_to_it():
     optim = OptimConfig(lr=2e-5, min_lr=1e-7, warmup_epochs=1, cosine_epochs=15)
     factors = [lr_factor(step, 10, optim) for step in range(200)]
-    assert factors[0] == pytest.approx(0.1)
-    assert factors[9] == pytest.approx(1.0)
-    assert factors[10] == pytest.approx(1.0)
-    halfway = 10 + 70
+    assert factors[0] == pytest.approx(0.005)  # min_lr / lr: the warm-up starts at the floor
+    assert factors[5] == pytest.approx(0.005 + 0.995 * 0.5)
+    assert factors[9] == pytest.approx(0.005 + 0.995 * 0.9)
+    assert factors[10] == pytest.approx(1.0)  # the end of the warm-up is the peak
+    halfway = 10 + 75
     assert factors[halfway] == pytest.approx(0.005 + 0.995 * 0.5)
-    assert factors[150] == pytest.approx(0.005)
+    assert factors[40] == pytest.approx(0.005 + 0.995 * 0.5 * (1 + math.cos(math.pi * 30 / 150)))
+    assert factors[159] > 0.005  # the cosine ends after epoch 16, at (1 + 15) x 10 steps
+    assert factors[159] == pytest.approx(0.005 + 0.995 * 0.5 * (1 + math.cos(math.pi * 149 / 150)))
+    assert factors[160] == pytest.approx(0.005)
     assert factors[199] == pytest.approx(0.005)
+    assert all(a < b for a, b in zip(factors[:10], factors[1:11], strict=False))
     assert all(a >= b for a, b in zip(factors[10:], factors[11:], strict=False))
+    assert math.isclose(optim.lr * factors[0], 1e-7)
     assert math.isclose(optim.lr * factors[-1], 1e-7)
+    for steps_per_epoch, other in [(10, optim), (7, OPTIM), (3, OptimConfig(warmup_epochs=2))]:
+        for step in range(0, 30 * steps_per_epoch, 3):
+            assert lr_factor(step, steps_per_epoch, other) == pytest.approx(
+                authors_factor(step, steps_per_epoch, other), abs=1e-12
+            ), (steps_per_epoch, step)
 
 
 def run(tmp_path, tiny_data, loss: LossConfig, training: TrainingConfig = TRAINING, **kwargs):
     (train_manifest, train_store), (val_manifest, val_store) = tiny_data["train"], tiny_data["val"]
     return train(
-        TINY_MODEL,
+        SPEC,
         training,
         OPTIM,
         loss,
         SplitData(str(train_manifest), str(train_store)),
         SplitData(str(val_manifest), str(val_store)),
         tmp_path,
-        seed=7,
         **kwargs,
     )
 
@@ -119,18 +174,40 @@ def weights(checkpoint) -> dict[str, torch.Tensor]:
     return torch.load(checkpoint, map_location="cpu", weights_only=False)["state_dict"]
 
 
-@pytest.mark.parametrize("loss", [GLOBAL, STRONG], ids=["global", "frame"])
-def test_each_stage_trains_checkpoints_and_logs(tmp_path, tiny_data, loss):
-    best = run(tmp_path, tiny_data, loss)
+@pytest.mark.parametrize(
+    ("loss", "evaluated", "items", "steps"),
+    [
+        (GLOBAL, "last", "clips", 4),  # 8 clips / 4 a batch x 2 epochs
+        (STRONG, "best", "clips", 4),
+        (GLOBAL, "last", "pairs", 8),  # 16 (clip, caption) pairs / 4 a batch x 2 epochs
+    ],
+    ids=["global-last", "frame-best", "global-pairs"],
+)
+def test_each_stage_trains_checkpoints_and_logs(tmp_path, tiny_data, loss, evaluated, items, steps):
+    training = TrainingConfig(
+        **{**TRAINING.__dict__, "evaluated_weights": evaluated, "items": items}
+    )
+    returned = run(tmp_path, tiny_data, loss, training)
     checkpoints = sorted(path.name for path in (tmp_path / "checkpoints").iterdir())
     assert checkpoints == ["best.ckpt", "epoch000.ckpt", "epoch001.ckpt", "last.ckpt"]
-    assert best == tmp_path / "checkpoints" / "best.ckpt"
+    assert returned == tmp_path / "checkpoints" / f"{evaluated}.ckpt"
     with (tmp_path / "metrics.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert sum(1 for row in rows if row.get("val/mAP@10")) == 2
     loss_column = "train/frame_loss" if loss.frame_level else "train/global_loss"
-    assert sum(1 for row in rows if row.get(loss_column)) == 4  # 8 clips / 4 a batch x 2 epochs
-    assert torch.load(best, weights_only=False)["tacos_model_config"] == TINY_MODEL
+    assert sum(1 for row in rows if row.get(loss_column)) == steps
+    for name in ("best.ckpt", "last.ckpt"):
+        saved = torch.load(tmp_path / "checkpoints" / name, weights_only=False)
+        assert saved["tacos_model"] == SPEC.to_dict()
+        assert ModelSpec.from_dict(saved["tacos_model"]) == SPEC
+        assert "tacos_model_config" not in saved
+
+
+def test_the_evaluated_weights_must_be_last_or_best():
+    assert TrainingConfig().evaluated_weights == "last"
+    assert TrainingConfig().items == "clips"
+    with pytest.raises(ValueError, match="evaluated_weights must be one of"):
+        TrainingConfig(evaluated_weights="first")
 
 
 def test_finetuning_starts_from_the_pretrained_weights(tmp_path, tiny_data):
@@ -147,6 +224,7 @@ def test_finetuning_starts_from_the_pretrained_weights(tmp_path, tiny_data):
 KILLED_RUN = """
 import json, os, signal, sys
 import lightning as L
+from tacos.models.checkpoint import ModelSpec
 from tacos.training.module import LossConfig, OptimConfig
 from tacos.training.run import SplitData, TrainingConfig, train
 
@@ -159,16 +237,17 @@ class TerminateAtStep(L.Callback):
             os.kill(os.getpid(), signal.SIGTERM)
 
 
-train(args["model"], TrainingConfig(**args["training"]), OptimConfig(**args["optim"]),
+train(ModelSpec(**args["spec"]), TrainingConfig(**args["training"]), OptimConfig(**args["optim"]),
       LossConfig(**args["loss"]), SplitData(*args["train"]), SplitData(*args["val"]),
-      args["out"], seed=7, callbacks=[TerminateAtStep()])
+      args["out"], callbacks=[TerminateAtStep()])
 """
 
 
 def test_run_killed_by_sigterm_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path, tiny_data):
     straight = run(tmp_path / "straight", tiny_data, STRONG)
+    assert straight == tmp_path / "straight" / "checkpoints" / "last.ckpt"
     args = {
-        "model": TINY_MODEL,
+        "spec": SPEC.to_dict(),
         "training": TRAINING.__dict__,
         "optim": OPTIM.__dict__,
         "loss": STRONG.__dict__,

@@ -3,14 +3,19 @@
 import os
 
 DEMO_DIR = "data/demo"
+DEMO_MODELS_DIR = "data/demo_models"  # random-weight model files of a paper-shaped demo
 DATA_DIR = "results/data"
 MODELS_DIR = "results/models"
 SCORES_DIR = "results/scores"
 EVAL_DIR = "results/eval"
 STAGE_PATTERN = "weak|strong|strong_intra"
 QUERY_SETS = config["evaluation"]["query_sets"]
-# A trained model's path below MODELS_DIR: "pretrain" or "<stage>/delta<delta>/seed<seed>".
-MODEL_PATTERN = rf"pretrain|({STAGE_PATTERN})/delta\d+(\.\d+)?/seed\d+"
+FRAME_PROTOCOLS = config["evaluation"]["frames"]
+# A model's path below MODELS_DIR: "pretrain", "supervised" or "<stage>/delta<delta>/seed<seed>".
+MODEL_PATTERN = rf"pretrain|supervised|({STAGE_PATTERN})/delta\d+(\.\d+)?/seed\d+"
+AUDIO_MODEL = config["model"]["audio"]
+# The supervised row of Table 3 needs ASIT_strong_1's own strong head.
+SUPERVISED = AUDIO_MODEL["encoder"] == "asit" and bool(AUDIO_MODEL.get("checkpoint"))
 DATASET_SPLITS = {
     "tacos": ["development", "test"],
     "clotho": ["development", "validation", "evaluation"],
@@ -129,7 +134,11 @@ def training_config(phase):
         {"finetune", "loss_weights"} if phase == "pretrain" else {"pretrain"}
     )
     training = {k: v for k, v in config["training"].items() if k not in unread}
-    return {"model": config["model"], "audio": config["audio"], "training": training}
+    params = {"model": config["model"], "audio": config["audio"], "training": training}
+    if phase != "pretrain":
+        # the TACOS split the fine-tuning data comes from, recorded in the model's protocol
+        params["data"] = {"tacos": {"split": config["data"]["tacos"]["split"]}}
+    return params
 
 
 def delta_name(delta):
@@ -145,9 +154,24 @@ def model_name(stage, seed, delta=None):
     return f"{stage}/delta{delta}/seed{seed}"
 
 
+def demo_model_files():
+    """Pretrained model files the demo DAG makes itself (random weights in the release layouts)
+    when the config points them under DEMO_MODELS_DIR: ASIT_strong_1.pt and a RoBERTa folder."""
+    if SOURCE != "demo":
+        return {}
+    files = {}
+    asit_file = AUDIO_MODEL.get("checkpoint") or ""
+    if AUDIO_MODEL["encoder"] == "asit" and asit_file.startswith(DEMO_MODELS_DIR):
+        files["asit"] = asit_file
+    text_model = config["model"]["text"]["model"]
+    if text_model.startswith(DEMO_MODELS_DIR):
+        files["roberta"] = f"{text_model}/config.json"
+    return files
+
+
 def trained_models():
     """Every model the config asks for: Table 3's stages per seed and the ablations."""
-    names = ["pretrain"]
+    names = ["pretrain"] + (["supervised"] if SUPERVISED else [])
     for seed in config["training"]["seeds"]:
         names += [model_name("weak", seed), model_name("strong", seed)]
     ablations = config["ablations"]
@@ -158,34 +182,24 @@ def trained_models():
     return list(dict.fromkeys(names))
 
 
-def model_info(wildcards):
-    """Stage, delta, seed and checkpoint of a model, for its results file."""
-    if wildcards.model == "pretrain":
-        stage, delta, seed = (
-            "pretrain",
-            config["model"]["delta"],
-            config["training"]["seeds"][0],
-        )
-    else:
-        stage, delta, seed = wildcards.model.split("/")
-        delta, seed = float(delta.removeprefix("delta")), int(seed.removeprefix("seed"))
-    weights = f"{MODELS_DIR}/{wildcards.model}/model.ckpt"
-    return {"stage": stage, "delta": delta, "seed": seed, "checkpoint": weights}
-
-
 def evaluation_outputs():
-    """The results JSON of every trained model and query set."""
+    """The results JSON of every trained model, query set and frame protocol."""
     return expand(
-        "{dir}/{model}/{query_set}.json",
+        "{dir}/{model}/{query_set}/{frames}.json",
         dir=EVAL_DIR,
         model=trained_models(),
         query_set=QUERY_SETS,
+        frames=FRAME_PROTOCOLS,
     )
 
 
 def training_logs():
     """The Lightning metrics.csv of every trained model (written next to its checkpoint)."""
-    return [f"{MODELS_DIR}/{name}/metrics.csv" for name in trained_models()]
+    return [
+        f"{MODELS_DIR}/{name}/metrics.csv"
+        for name in trained_models()
+        if name != "supervised"
+    ]
 
 
 TABLES_DIR = "results/tables"

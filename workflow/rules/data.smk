@@ -17,6 +17,21 @@ if SOURCE == "demo":
             "../../scripts/make_demo_data.py"
 
 
+if demo_model_files():
+
+    rule demo_models:
+        output:
+            **demo_model_files(),
+        log:
+            "logs/demo_models.log",
+        conda:
+            "../../envs/tacos.yaml"
+        params:
+            asit=AUDIO_MODEL.get("asit", {}),
+        script:
+            "../../scripts/make_demo_models.py"
+
+
 for dataset in DATASET_SPLITS:
 
     if SOURCE == "download":

@@ -24,8 +24,6 @@ rule score:
     params:
         query_sets=QUERY_SETS,
         batch_size=config["evaluation"]["batch_size"],
-        # Clips are padded to the input length the model was trained with (DESIGN 4: 30 s).
-        min_seconds=config["training"]["max_seconds"],
     script:
         "../../scripts/score.py"
 
@@ -36,21 +34,23 @@ rule evaluate:
         manifest=f"{DATA_DIR}/audioset/eval.jsonl",
         manifest_report=f"{DATA_DIR}/audioset/report.json",
     output:
-        f"{EVAL_DIR}/{{model}}/{{query_set}}.json",
+        f"{EVAL_DIR}/{{model}}/{{query_set}}/{{frames}}.json",
     log:
-        "logs/evaluate/{model}/{query_set}.log",
+        "logs/evaluate/{model}/{query_set}/{frames}.log",
     benchmark:
-        "results/benchmarks/evaluate/{model}/{query_set}.tsv"
+        "results/benchmarks/evaluate/{model}/{query_set}/{frames}.tsv"
     wildcard_constraints:
         model=MODEL_PATTERN,
         query_set="classes407|categories50",
+        frames="untrimmed|trimmed",
     conda:
         "../../envs/tacos.yaml"
     threads: config["evaluation"]["workers"]
     params:
         query_set="{query_set}",
+        frames="{frames}",
+        clips=config["evaluation"]["clips"],
         n_bootstrap=config["evaluation"]["n_bootstrap"],
         seed=config["training"]["seeds"][0],
-        model_info=model_info,
     script:
         "../../scripts/evaluate.py"

@@ -12,6 +12,7 @@ rule tables:
         "../../envs/tacos.yaml"
     params:
         delta=config["model"]["delta"],
+        frames=FRAME_PROTOCOLS,
     script:
         "../../scripts/make_tables.py"
 
@@ -31,6 +32,7 @@ rule figures:
         "../../envs/tacos.yaml"
     params:
         delta=config["model"]["delta"],
+        frames=FRAME_PROTOCOLS,
         example_clips=None,
     script:
         "../../scripts/make_figures.py"

@@ -1,8 +1,26 @@
 """Training: Clotho pretraining, then TACOS fine-tuning with weak or strong captions."""
 
 
+if SUPERVISED:
+
+    rule supervised_model:
+        input:
+            AUDIO_MODEL["checkpoint"],
+        output:
+            model=f"{MODELS_DIR}/supervised/model.ckpt",
+        log:
+            "logs/train/supervised.log",
+        conda:
+            "../../envs/tacos.yaml"
+        params:
+            audio=AUDIO_MODEL,
+        script:
+            "../../scripts/supervised_model.py"
+
+
 rule pretrain:
     input:
+        **demo_model_files(),
         train_manifest=f"{DATA_DIR}/clotho/development.jsonl",
         train_store=f"{DATA_DIR}/clotho/development.h5",
         val_manifest=f"{DATA_DIR}/clotho/validation.jsonl",

@@ -27,9 +27,9 @@ DATASET_SPLITS = {
 def prepare_dataset(dataset: str, source: dict, out_dir: str | os.PathLike) -> DataReport:
     """Write ``<out_dir>/<split>.jsonl`` for every split and ``<out_dir>/report.json``.
 
-    ``source`` holds the dataset's config entry: ``root`` (TACOS, Clotho), ``strong_file`` and
-    ``weak_file`` (TACOS, optional), ``encoding`` (Clotho, optional), ``labels`` and ``audio``
-    (AudioSet).
+    ``source`` holds the dataset's config entry: ``root`` (TACOS, Clotho), ``strong_file``,
+    ``weak_file`` and ``split`` (TACOS, optional; ``release`` or ``authors``), ``encoding``
+    (Clotho, optional), ``labels`` and ``audio`` (AudioSet).
     """
     report = DataReport(dataset)
     if dataset == "tacos":
@@ -38,6 +38,7 @@ def prepare_dataset(dataset: str, source: dict, out_dir: str | os.PathLike) -> D
             report,
             strong_file=source.get("strong_file"),
             weak_file=source.get("weak_file"),
+            split=source.get("split", "release"),
         )
     elif dataset == "clotho":
         encoding = source.get("encoding", "utf-8")

@@ -4,7 +4,7 @@ The real set is 16,935 clips x 407 classes x 250-500 frames: gigabytes of scores
 fit thousands of TSV files nor one in-memory evaluation (DESIGN 6). The metric code reads a
 block of classes across all clips at a time, so the file is chunked by class.
 
-Layout (format version 1):
+Layout (format version 2):
 
 - ``scores``: float16 or float32 ``[total_frames, n_classes]``, the clips' frames concatenated
   in the order they were added; HDF5 chunks of ``frames_per_chunk x classes_per_chunk``, so
@@ -13,14 +13,21 @@ Layout (format version 1):
 - ``clip_id`` (utf-8), ``offset``, ``n_frames``, ``duration``: one row per clip; the clip's
   scores are ``scores[offset:offset + n_frames]``.
 - ``class_names`` (utf-8); attrs ``format_version``, ``delta`` (seconds per frame),
-  ``classes_per_chunk``, ``clips_short`` (clips whose frames end before the audio does).
+  ``classes_per_chunk``, ``clips_short`` (clips whose frames end before the audio does) and
+  ``model`` (JSON: the scored model's identity, from its checkpoint).
 
-Frames and trimming: frame ``t`` covers ``[t * delta, (t + 1) * delta)``. A clip keeps
-``ceil(duration / delta)`` frames; frames starting at or after its end are dropped, and the last
-frame's end is clipped to the duration (``frame_timestamps``). Score frames past the audio would
-count as false positives in PSDS (DESIGN 6), hence the trim. Scores are never rounded: ties
-make pAUROC pessimistic. A model with fewer frames than that keeps them all; its last frame
-then ends at ``n_frames * delta`` and the clip is counted in ``clips_short``.
+Frames: frame ``t`` covers ``[t * delta, (t + 1) * delta)`` (``tacos.frames``). The file keeps
+every frame the model gave for the clip's input, padding included, so both frame protocols can
+be read from it (``FRAME_PROTOCOLS``):
+
+- ``untrimmed`` (the authors'): every frame, also those that start after the clip's end. The
+  authors score the padded 30 s input (1491 frames up to 29.82 s) against each clip's real
+  duration; frames past the end then count as false positives in PSDS.
+- ``trimmed`` (corrected): the ``frame_count(duration)`` frames that start before the clip's end,
+  the last one ending with the audio.
+
+Scores are never rounded: ties make pAUROC pessimistic. A clip whose model gave fewer frames
+than its duration holds keeps them all and is counted in ``clips_short``.
 
 The writer fills ``<path>.partial`` and renames it to ``<path>`` on ``close()``, so a crashed
 scoring run never leaves a file that looks complete.
@@ -28,42 +35,56 @@ scoring run never leaves a file that looks complete.
 
 from __future__ import annotations
 
-import math
+import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Literal
 
 import h5py
 import numpy as np
 import pandas as pd
 from sed_scores_eval.base_modules.scores import create_score_dataframe
 
-FORMAT_VERSION = 1
+from tacos.frames import frame_count, frame_edges
+
+FORMAT_VERSION = 2
 STRING = h5py.string_dtype("utf-8")
 CLASSES_PER_CHUNK = 8
 FRAMES_PER_CHUNK = 1 << 14  # 8 classes x 16384 frames = 256 KiB of float16, 512 KiB of float32
-TIME_DECIMALS = 6  # sed_scores_eval's time precision; keeps 10 s / 0.04 s from becoming 251 frames
 SCORE_DTYPES = (np.float16, np.float32)
+FrameProtocol = Literal["untrimmed", "trimmed"]
+FRAME_PROTOCOLS: tuple[FrameProtocol, ...] = ("untrimmed", "trimmed")
 
 
-def frames_within(duration: float, delta: float) -> int:
-    """Number of frames ``[t * delta, (t + 1) * delta)`` that start before ``duration``."""
-    return math.ceil(round(duration / delta, TIME_DECIMALS))
+def check_frame_protocol(frames: str) -> FrameProtocol:
+    if frames not in FRAME_PROTOCOLS:
+        raise ValueError(f"frame protocol must be one of {FRAME_PROTOCOLS}, got {frames!r}")
+    return frames
 
 
-def frame_timestamps(n_frames: int, delta: float, duration: float) -> np.ndarray:
-    """``n_frames + 1`` frame boundaries ``0, delta, ...``; the last clipped to ``duration``."""
-    timestamps = np.arange(n_frames + 1, dtype=np.float64) * delta
-    timestamps[-1] = min(timestamps[-1], duration)
-    return timestamps
+def protocol_frames(n_frames: int, delta: float, duration: float, frames: FrameProtocol) -> int:
+    """How many of a clip's ``n_frames`` stored frames the frame protocol scores."""
+    if check_frame_protocol(frames) == "untrimmed":
+        return n_frames
+    return min(n_frames, frame_count(duration, delta))
 
 
 def score_dataframe(
-    scores: np.ndarray, delta: float, duration: float, class_names: Sequence[str]
+    scores: np.ndarray,
+    delta: float,
+    duration: float,
+    class_names: Sequence[str],
+    frames: FrameProtocol,
 ) -> pd.DataFrame:
-    """A sed_scores_eval score DataFrame of one clip's (trimmed) frame scores ``[T, K]``."""
-    timestamps = frame_timestamps(len(scores), delta, duration)
-    return create_score_dataframe(scores, timestamps, list(class_names))
+    """A sed_scores_eval score DataFrame of one clip's frame scores ``[T, K]`` as stored.
+
+    ``trimmed`` keeps the frames that start before ``duration`` and ends the last with it;
+    ``untrimmed`` keeps every frame with its grid times (frames past the end included).
+    """
+    kept = scores[: protocol_frames(len(scores), delta, duration, frames)]
+    edges = frame_edges(len(kept), delta, duration if frames == "trimmed" else None)
+    return create_score_dataframe(kept, edges, list(class_names))
 
 
 class ScoreWriter:
@@ -77,6 +98,7 @@ class ScoreWriter:
         dtype: type = np.float32,
         classes_per_chunk: int = CLASSES_PER_CHUNK,
         frames_per_chunk: int = FRAMES_PER_CHUNK,
+        model_info: Mapping | None = None,
     ):
         if np.dtype(dtype) not in [np.dtype(kind) for kind in SCORE_DTYPES]:
             raise ValueError(f"scores are stored as float16 or float32, not {np.dtype(dtype)}")
@@ -100,6 +122,7 @@ class ScoreWriter:
         self._file.attrs["format_version"] = FORMAT_VERSION
         self._file.attrs["delta"] = self.delta
         self._file.attrs["classes_per_chunk"] = min(classes_per_chunk, n_classes)
+        self._file.attrs["model"] = json.dumps(dict(model_info or {}), sort_keys=True)
         self._file.create_dataset("class_names", data=self.class_names, dtype=STRING)
         self._pending: list[np.ndarray] = []
         self._pending_frames = 0
@@ -111,7 +134,7 @@ class ScoreWriter:
         self._short = 0
 
     def add(self, clip_id: str, scores: np.ndarray, duration: float) -> None:
-        """Add one clip's frame scores ``[T, n_classes]``, trimmed to ``duration`` seconds."""
+        """Add one clip's frame scores ``[T, n_classes]`` (all frames) and its duration."""
         scores = np.asarray(scores)
         if clip_id in self._seen:
             raise ValueError(f"clip {clip_id!r} was added twice")
@@ -122,11 +145,11 @@ class ScoreWriter:
             )
         if not np.isfinite(scores).all():
             raise ValueError(f"clip {clip_id!r}: scores contain NaN or infinity")
-        needed = frames_within(duration, self.delta)
+        needed = frame_count(duration, self.delta)
         if needed < 1:
             raise ValueError(f"clip {clip_id!r}: duration {duration} s holds no frame")
         self._short += len(scores) < needed
-        kept = scores[:needed].astype(self._scores.dtype)
+        kept = scores.astype(self._scores.dtype)
         self._seen.add(clip_id)
         self._clip_ids.append(clip_id)
         self._n_frames.append(len(kept))
@@ -194,6 +217,7 @@ class ScoreReader:
         self.delta = float(self._file.attrs["delta"])
         self.classes_per_chunk = int(self._file.attrs["classes_per_chunk"])
         self.clips_short = int(self._file.attrs["clips_short"])
+        self.model_info = json.loads(self._file.attrs["model"])
         self.class_names = [name.decode() for name in self._file["class_names"][:]]
         self.clip_ids = [clip_id.decode() for clip_id in self._file["clip_id"][:]]
         self.offsets = self._file["offset"][:]
@@ -214,7 +238,8 @@ class ScoreReader:
         return [position[name] for name in class_names]
 
     def read_classes(self, class_indices: Sequence[int]) -> list[np.ndarray]:
-        """Scores ``[T_i, len(class_indices)]`` of every clip, in file order, for a few classes.
+        """Stored scores ``[T_i, len(class_indices)]`` of every clip, in file order, for a few
+        classes (all stored frames; ``score_dataframe`` applies the frame protocol).
 
         Reads only the block of columns from the smallest to the largest index, so keep the
         indices within one or a few chunks (``classes_per_chunk``) to bound memory and I/O.
@@ -229,12 +254,16 @@ class ScoreReader:
         start = int(self.offsets[clip_index])
         return self._scores[start : start + int(self.n_frames[clip_index])]
 
-    def score_dataframes(self, class_names: Sequence[str] | None = None) -> dict[str, pd.DataFrame]:
+    def score_dataframes(
+        self, frames: FrameProtocol, class_names: Sequence[str] | None = None
+    ) -> dict[str, pd.DataFrame]:
         """sed_scores_eval score DataFrames of every clip for ``class_names`` (default: all)."""
         class_names = list(self.class_names if class_names is None else class_names)
         columns = self.read_classes(self.class_index(class_names))
         return {
-            clip_id: score_dataframe(scores, self.delta, self.durations[clip_id], class_names)
+            clip_id: score_dataframe(
+                scores, self.delta, self.durations[clip_id], class_names, frames
+            )
             for clip_id, scores in zip(self.clip_ids, columns, strict=True)
         }
 

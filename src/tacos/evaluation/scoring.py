@@ -2,13 +2,13 @@
 
 Score of query ``k`` in frame ``t`` of a clip = cosine(audio frame ``t``, text embedding of
 query ``k``) (DESIGN 6): both towers give unit-norm embeddings, so it is a dot product. No
-sigmoid, no median filter. Scores are written with ``ScoreWriter``, which trims frames that
-start after the clip's end.
+sigmoid, no median filter. Scores are written with ``ScoreWriter``, every frame of the input
+(the frame protocol is applied when the file is read).
 
 Padding rule: every batch is zero-padded to its longest clip, but to at least ``min_seconds``
-(default 10 s, the AudioSet clip length; the workflow passes the training input length), and up
-to a whole number of frames. AudioSet clips last at most 10 s, so every clip is embedded as one
-input of ``min_seconds`` whatever its batch: the BiGRU runs over the padding (dual.py), and a
+(the input length the model was trained on, from its spec: 30 s for the paper, as the authors
+score their padded 30 s input), and up to a whole number of frames. AudioSet clips last at
+most 10 s, so every clip is embedded as one input of ``min_seconds`` whatever its batch: the BiGRU runs over the padding (dual.py), and a
 batch-dependent length would make a clip's scores depend on its neighbours and on the batch
 size. Only a clip longer than ``min_seconds`` sees a batch-dependent length.
 """
@@ -16,11 +16,11 @@ size. Only a clip longer than ``min_seconds`` sees a batch-dependent length.
 from __future__ import annotations
 
 import logging
-import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -31,12 +31,13 @@ from tacos.data.audioset import read_categories, read_class_list
 from tacos.data.manifest import Clip, read_manifest
 from tacos.data.store import AudioStore
 from tacos.evaluation.scores import ScoreWriter
+from tacos.frames import input_frames
 from tacos.models.dual import AudioTextModel
+from tacos.models.supervised import SupervisedSED, supervised_scores
 
 log = logging.getLogger(__name__)
 
 QUERY_SETS = ("classes407", "categories50")
-MIN_SECONDS = 10.0
 
 
 def query_set(name: str) -> tuple[list[str], list[str]]:
@@ -53,9 +54,8 @@ def query_set(name: str) -> tuple[list[str], list[str]]:
 
 def padded_samples(longest: int, sample_rate: int, delta: float, min_seconds: float) -> int:
     """Input length of a batch: its longest clip, at least ``min_seconds``, in whole frames."""
-    frame = sample_rate * delta
     samples = max(longest, round(min_seconds * sample_rate))
-    return round(math.ceil(round(samples / frame, 6)) * frame)
+    return round(input_frames(samples, sample_rate, delta) * sample_rate * delta)
 
 
 def inference_precision(device: torch.device) -> AbstractContextManager:
@@ -115,6 +115,7 @@ class ScoreTarget:
     class_names: Sequence[str]
     queries: Sequence[str]
     out_path: str | os.PathLike
+    query_set: str | None = None  # its name; a supervised model scores by name, not by text
 
 
 def score_clips(
@@ -124,17 +125,18 @@ def score_clips(
     class_names: Sequence[str],
     queries: Sequence[str],
     out_path: str | os.PathLike,
+    min_seconds: float,
     batch_size: int = 16,
     device: str | torch.device | None = None,
     progress: bool = True,
-    min_seconds: float = MIN_SECONDS,
+    model_info: Mapping | None = None,
 ) -> ScoringRun:
     """Score every manifest clip found in the audio store against the queries; write a score
     file. ``device`` defaults to where the model is; clips absent from the store are skipped
     and returned (the store's build report says why)."""
     target = ScoreTarget(class_names, queries, out_path)
     return score_query_sets(
-        model, manifest, store, [target], batch_size, device, progress, min_seconds
+        model, manifest, store, [target], min_seconds, batch_size, device, progress, model_info
     )[0]
 
 
@@ -143,13 +145,15 @@ def score_query_sets(
     manifest: str | os.PathLike | Sequence[Clip],
     store: str | os.PathLike | AudioStore,
     targets: Sequence[ScoreTarget],
+    min_seconds: float,
     batch_size: int = 16,
     device: str | torch.device | None = None,
     progress: bool = True,
-    min_seconds: float = MIN_SECONDS,
+    model_info: Mapping | None = None,
 ) -> list[ScoringRun]:
     """``score_clips`` for several query sets at once: each clip is embedded once and scored
-    against every set, each set written to its own score file."""
+    against every set, each set written to its own score file. ``model_info`` (the model's
+    ``ModelSpec.identity``) is stored in each file."""
     for target in targets:
         if len(target.class_names) != len(target.queries):
             raise ValueError(
@@ -174,10 +178,14 @@ def score_query_sets(
             store.path,
             list(missing[:3]),
         )
-    texts = [embed_queries(model, target.queries) for target in targets]
+    scorer = batch_scorer(model, targets)
     with ExitStack() as stack:
         writers = [
-            stack.enter_context(ScoreWriter(target.out_path, target.class_names, delta=model.delta))
+            stack.enter_context(
+                ScoreWriter(
+                    target.out_path, target.class_names, frame_step(model), model_info=model_info
+                )
+            )
             for target in targets
         ]
         bar = stack.enter_context(
@@ -186,9 +194,8 @@ def score_query_sets(
         for start in range(0, len(present), batch_size):
             batch = present[start : start + batch_size]
             waveforms, lengths = _padded_batch(batch, store, model, min_seconds)
-            frames = batch_frames(model, waveforms, lengths)
-            for writer, text in zip(writers, texts, strict=True):
-                for clip, clip_scores in zip(batch, frame_scores(frames, text), strict=True):
+            for writer, scores in zip(writers, scorer(waveforms, lengths), strict=True):
+                for clip, clip_scores in zip(batch, scores, strict=True):
                     writer.add(clip.clip_id, clip_scores, clip.duration)
             bar.update(len(batch))
     for target in targets:
@@ -201,13 +208,50 @@ def score_query_sets(
     return [ScoringRun(Path(target.out_path), len(present), missing) for target in targets]
 
 
+def frame_step(model: torch.nn.Module) -> float:
+    """Seconds per score frame: the dual encoder's delta, the strong head's frame step."""
+    return model.frame_step if isinstance(model, SupervisedSED) else model.delta
+
+
+BatchScorer = Callable[[torch.Tensor, torch.Tensor], list[np.ndarray]]
+"""(padded waveforms, real lengths) -> one ``[B, T, K]`` score array per target."""
+
+
+def batch_scorer(model: torch.nn.Module, targets: Sequence[ScoreTarget]) -> BatchScorer:
+    """The scores of one batch for every target: cosine frame scores of a dual encoder (each
+    clip embedded once for all targets), or a supervised model's post-processed logits."""
+    if isinstance(model, SupervisedSED):
+        return partial(_supervised_batch, model, [target.query_set for target in targets])
+    texts = [embed_queries(model, target.queries) for target in targets]
+
+    def dual(waveforms: torch.Tensor, lengths: torch.Tensor) -> list[np.ndarray]:
+        frames = batch_frames(model, waveforms, lengths)
+        return [frame_scores(frames, text) for text in texts]
+
+    return dual
+
+
+@torch.no_grad()
+def _supervised_batch(
+    model: SupervisedSED, query_sets: Sequence[str], waveforms: torch.Tensor, _: torch.Tensor
+) -> list[np.ndarray]:
+    device = model_device(model)
+    with inference_precision(device):
+        logits = model(waveforms.to(device)).float().cpu().numpy()
+    classes = read_class_list("train")
+    return [
+        np.stack([supervised_scores(clip, classes, name) for clip in logits])
+        for name in query_sets
+    ]
+
+
 def _padded_batch(
-    batch: Sequence[Clip], store: AudioStore, model: AudioTextModel, min_seconds: float
+    batch: Sequence[Clip], store: AudioStore, model: torch.nn.Module, min_seconds: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Waveforms ``[B, samples]`` zero-padded by the module's rule, and their real lengths."""
     waves = [store.read(clip.clip_id) for clip in batch]
     lengths = torch.tensor([len(wave) for wave in waves], dtype=torch.long)
-    samples = padded_samples(int(lengths.max()), model.sample_rate, model.delta, min_seconds)
+    samples = padded_samples(int(lengths.max()), model.sample_rate, frame_step(model), min_seconds)
     padded = torch.zeros((len(waves), samples), dtype=torch.float32)
     for row, wave in enumerate(waves):
         padded[row, : len(wave)] = torch.from_numpy(wave)

@@ -44,7 +44,7 @@ from sed_scores_eval.segment_based.intermediate_statistics import (
 )
 
 from tacos.evaluation.ground_truth import GroundTruth, scored_classes
-from tacos.evaluation.scores import ScoreReader, score_dataframe
+from tacos.evaluation.scores import FrameProtocol, ScoreReader, score_dataframe
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +173,8 @@ class _Task:
 
     store_path: str
     class_names: tuple[str, ...]
-    ground_truth: GroundTruth  # only events of class_names
+    ground_truth: GroundTruth  # the evaluated clips, with only the events of class_names
+    frames: FrameProtocol
     n_bootstrap: int = 0
     seed: int = 0
 
@@ -196,15 +197,18 @@ class _ClassResults:
 
 
 def _load_scores(task: _Task) -> tuple[dict[str, pd.DataFrame], dict[str, float]]:
+    """Score DataFrames and durations of the task's clips (those of its ground truth), in the
+    score file's order."""
     with ScoreReader(task.store_path) as reader:
         columns = reader.read_classes(reader.class_index(task.class_names))
         scores = {
             clip_id: score_dataframe(
-                clip_scores, reader.delta, reader.durations[clip_id], task.class_names
+                clip_scores, reader.delta, reader.durations[clip_id], task.class_names, task.frames
             )
             for clip_id, clip_scores in zip(reader.clip_ids, columns, strict=True)
+            if clip_id in task.ground_truth
         }
-        return scores, reader.durations
+        return scores, {clip_id: reader.durations[clip_id] for clip_id in scores}
 
 
 def _class_results(
@@ -276,6 +280,7 @@ def _tasks(
     store_path: str,
     classes: Sequence[str],
     ground_truth: GroundTruth,
+    frames: FrameProtocol,
     classes_per_job: int,
     n_bootstrap: int,
     seed: int,
@@ -290,18 +295,20 @@ def _tasks(
             clip_id: [event for event in events if event[2] in selected]
             for clip_id, events in ground_truth.items()
         }
-        tasks.append(_Task(store_path, job, job_truth, n_bootstrap, seed))
+        tasks.append(_Task(store_path, job, job_truth, frames, n_bootstrap, seed))
     return tasks
 
 
 def _check_inputs(reader: ScoreReader, ground_truth: GroundTruth) -> list[str]:
-    """The scored classes; clip ids and class names of scores and ground truth must agree."""
-    missing = sorted(set(reader.clip_ids) - ground_truth.keys())
+    """The scored classes; every ground-truth clip needs scores, every labelled class a column.
+
+    The ground truth's clips are the evaluated ones: all scored clips, or a subset of them
+    (the authors keep only clips with an event of the evaluated set).
+    """
     extra = sorted(ground_truth.keys() - set(reader.clip_ids))
-    if missing or extra:
+    if extra:
         raise ValueError(
-            f"{reader.path}: clip ids of scores and ground truth differ: {len(missing)} clips "
-            f"have no ground truth (e.g. {missing[:3]}), {len(extra)} no scores (e.g. {extra[:3]})"
+            f"{reader.path}: {len(extra)} ground-truth clips have no scores (e.g. {extra[:3]})"
         )
     classes = scored_classes(ground_truth, reader.class_names)
     labelled = {name for events in ground_truth.values() for _, _, name in events}
@@ -325,6 +332,7 @@ def _run(tasks: list[_Task], workers: int) -> Iterator[tuple[_ClassResults, list
 def sed_metrics(
     store_path: str | os.PathLike,
     ground_truth: GroundTruth,
+    frames: FrameProtocol,
     workers: int = 1,
     classes_per_job: int | None = None,
     n_bootstrap: int = 0,
@@ -332,13 +340,15 @@ def sed_metrics(
 ) -> tuple[SedMetrics, BootstrapResult | None]:
     """Metrics of a score file in memory bounded by ``classes_per_job`` classes per worker.
 
-    Clip durations are the score file's. ``classes_per_job`` defaults to the file's classes per
-    chunk. With ``n_bootstrap > 0`` also a bootstrap over clips (see module doc).
+    The evaluated clips are those of ``ground_truth``; their durations are the score file's, and
+    ``frames`` is the frame protocol (``scores.FRAME_PROTOCOLS``). ``classes_per_job`` defaults
+    to the file's classes per chunk. With ``n_bootstrap > 0`` also a bootstrap over clips (see
+    module doc).
     """
     with ScoreReader(store_path) as reader:
         classes = _check_inputs(reader, ground_truth)
         per_job = classes_per_job or reader.classes_per_chunk
-        tasks = _tasks(str(reader.path), classes, ground_truth, per_job, n_bootstrap, seed)
+        tasks = _tasks(str(reader.path), classes, ground_truth, frames, per_job, n_bootstrap, seed)
     full = _ClassResults()
     replicates = [_ClassResults() for _ in range(n_bootstrap)]
     for done, (task_full, task_replicates) in enumerate(_run(tasks, workers), start=1):

@@ -21,7 +21,7 @@ Frame sequences (``frame_tokens``):
 
 The authors' TACOS code (``ASITSEDWrapper``: windows of 999 frames, hop 999, ``seq_len=1491``)
 uses the interleaved sequence as is and reads token k as ``[0.02 k, 0.02 (k + 1))``, i.e. 29.82 s;
-``tacos.models.dual`` instead resamples every backbone to ``round(duration / delta)`` frames.
+so does ``tacos.models.dual`` at delta = 0.02 (``frame_step``), resampling only for other deltas.
 Checked against PretrainedSED's own ViT and windowing on random weights: same 1491 x 768 output
 up to 4e-5 (fused attention).
 """
@@ -50,6 +50,9 @@ UNUSED_CHECKPOINT_PREFIXES = ("strong_head.", "weak_head.")
 
 FBANK_MEAN = -4.2677393
 FBANK_STD = 4.5689974
+FBANK_SHIFT_SECONDS = 0.01
+INTERLEAVED_TOKEN_SECONDS = 0.02
+"""The authors read interleaved token k as ``[0.02 k, 0.02 (k + 1))`` (1491 tokens per 30 s)."""
 
 FrameTokens = Literal["interleaved", "frequency_mean"]
 
@@ -75,6 +78,13 @@ class ASiTConfig:
     @property
     def freq_patches(self) -> int:
         return self.n_mels // self.patch_size
+
+    @property
+    def frame_step(self) -> float:
+        """Seconds per output frame: 20 ms per interleaved token, one time patch otherwise."""
+        if self.frame_tokens == "interleaved":
+            return INTERLEAVED_TOKEN_SECONDS
+        return self.patch_size * FBANK_SHIFT_SECONDS
 
 
 class CheckpointError(ValueError):
@@ -143,6 +153,7 @@ class ASiT(nn.Module):
             raise ValueError(f"frame_tokens must be interleaved|frequency_mean: {cfg.frame_tokens}")
         self.input_sample_rate = cfg.input_sample_rate
         self.output_dim = cfg.embed_dim
+        self.frame_step = cfg.frame_step
         grid = cfg.freq_patches * (cfg.pretrain_frames // cfg.patch_size)
         self.patch_embed = PatchEmbed(cfg.patch_size, cfg.embed_dim)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, cfg.embed_dim))
@@ -260,11 +271,12 @@ def backbone_state_dict(checkpoint: dict[str, torch.Tensor]) -> dict[str, torch.
     return state
 
 
-def load_asit_checkpoint(model: ASiT, path: str | os.PathLike) -> None:
-    """Load ``ASIT_strong_1.pt`` (or any state dict with the same names) strictly into ``model``.
+def read_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """The flat parameter dict of a PretrainedSED release file (or of a Lightning-style file
+    holding it under ``state_dict``), loaded on the CPU with ``weights_only=True``.
 
-    Raises ``FileNotFoundError`` naming the download URL, and ``CheckpointError`` for an
-    unreadable file or one whose keys differ (listing missing, unexpected and misshaped keys).
+    Raises ``FileNotFoundError`` naming the download URL, and ``CheckpointError`` for a file that
+    cannot be read.
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(
@@ -275,9 +287,22 @@ def load_asit_checkpoint(model: ASiT, path: str | os.PathLike) -> None:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, pickle.UnpicklingError) as error:
         raise CheckpointError(f"cannot read checkpoint {path}: {error}") from error
-    if "state_dict" in checkpoint:
+    if isinstance(checkpoint, dict) and "state_dict" in checkpoint:
         checkpoint = checkpoint["state_dict"]
-    state = backbone_state_dict(checkpoint)
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError(
+            f"checkpoint {path} holds a {type(checkpoint).__name__}, not a parameter dict"
+        )
+    return checkpoint
+
+
+def load_asit_checkpoint(model: ASiT, path: str | os.PathLike) -> None:
+    """Load ``ASIT_strong_1.pt`` (or any state dict with the same names) strictly into ``model``.
+
+    Raises ``FileNotFoundError`` naming the download URL, and ``CheckpointError`` for an
+    unreadable file or one whose keys differ (listing missing, unexpected and misshaped keys).
+    """
+    state = backbone_state_dict(read_checkpoint(path))
     problems = describe_mismatch(model.state_dict(), state)
     if problems:
         raise CheckpointError(f"checkpoint {path} does not fit the ASiT model: {problems}")

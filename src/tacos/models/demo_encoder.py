@@ -71,6 +71,7 @@ class DemoAudioEncoder(nn.Module):
             raise ValueError("channels, freq_strides and time_strides need one entry per block")
         self.input_sample_rate = cfg.input_sample_rate
         self.output_dim = cfg.channels[-1]
+        self.frame_step = cfg.frame_seconds
         self.mel = MelSpectrogram(
             sample_rate=cfg.input_sample_rate,
             n_fft=round(cfg.window_seconds * cfg.input_sample_rate),

@@ -1,14 +1,20 @@
 """The dual encoder: frame-level audio embeddings and caption embeddings in one space.
 
-Audio path (paper, Sec. 4 of DESIGN): backbone frames -> resampled to one frame per ``delta``
-seconds of the (padded) input -> 1-layer BiGRU -> ``Linear(2*rnn_hidden, head_dim)`` ->
-``Linear(head_dim, proj_dim)`` -> L2 norm. Frame ``t`` covers ``[t*delta, (t+1)*delta)``.
+Audio path (paper, Sec. 4 of DESIGN): backbone frames -> 1-layer BiGRU ->
+``Linear(2*rnn_hidden, head_dim)`` -> ``Linear(head_dim, proj_dim)`` -> L2 norm. Frame ``t``
+covers ``[t*delta, (t+1)*delta)`` (``tacos.frames``).
+
+Frames: when the backbone's own frame step is ``delta`` (ASiT's interleaved tokens at 20 ms, the
+paper's setting: 1491 tokens per 30 s input), its frames are the model's frames, as in the
+authors' code. For any other ``delta`` (the ablation) the backbone frames are resampled to the
+grid's ``input_frames`` of the input.
 
 Clip embedding, as in the authors' code: the mean of the projected frame features over the real
 (unpadded) frames, L2-normalised afterwards. Averaging before normalising equals projecting the
-mean head feature, which is what the authors compute; frames count as real up to
-``ceil(duration / delta)``. The BiGRU runs over the padded sequence (the authors' code does not
-pack sequences either), so padding may colour the last real frames through the backward pass.
+mean head feature, which is what the authors compute; a clip's real frames are the grid's
+``frame_count(duration)``, at most the model's frames. The BiGRU runs over the padded sequence
+(the authors' code does not pack sequences either), so padding may colour the last real frames
+through the backward pass.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tacos.frames import frame_ceil, input_frames, same_step
 from tacos.models.asit import ASiT, ASiTConfig, load_asit_checkpoint
 from tacos.models.demo_encoder import DemoAudioEncoder, DemoEncoderConfig
 from tacos.models.text import BUNDLED_MINILM, TextEncoder
@@ -28,7 +35,8 @@ class AudioTextModel(nn.Module):
     """Audio tower (backbone + BiGRU + head + projection) and a :class:`TextEncoder`.
 
     ``audio_backbone`` maps waveforms ``[B, samples]`` to frames ``[B, T_backbone, backbone_dim]``
-    and states its ``input_sample_rate``; the text encoder's projection must give ``proj_dim``.
+    and states its ``input_sample_rate`` and ``frame_step`` (seconds per frame); the text
+    encoder's projection must give ``proj_dim``.
     """
 
     def __init__(
@@ -51,24 +59,27 @@ class AudioTextModel(nn.Module):
         self.text_encoder = text_encoder
         self.delta = delta
         self.sample_rate = int(audio_backbone.input_sample_rate)
+        self.native_frames = same_step(float(audio_backbone.frame_step), delta)
         self.sequence_model = nn.GRU(
             backbone_dim, rnn_hidden, num_layers=1, batch_first=True, bidirectional=True
         )
         self.head = nn.Linear(2 * rnn_hidden, head_dim)
         self.audio_projection = nn.Linear(head_dim, proj_dim)
 
-    def n_frames(self, n_samples: int) -> int:
-        """Frames of an input of ``n_samples``: ``round(duration / delta)``, at least one."""
-        return max(1, round(n_samples / self.sample_rate / self.delta))
+    def frame_lengths(self, lengths_in_samples: torch.Tensor, n_frames: int) -> torch.Tensor:
+        """Real frames per clip: the grid's frame count of its duration, in ``[1, n_frames]``."""
+        durations = lengths_in_samples.double() / self.sample_rate
+        return frame_ceil(durations, self.delta).clamp(min=1, max=n_frames)
 
-    def frame_lengths(self, durations: torch.Tensor, n_frames: int | None = None) -> torch.Tensor:
-        """Real frames per clip: ``ceil(duration / delta)``, clipped to ``[1, n_frames]``.
-
-        A tolerance of 1e-3 frames (20 us at 20 ms) keeps ``12.3 / 0.02`` at 615 frames even when
-        the duration arrives as float32.
-        """
-        frames = torch.ceil(durations.double() / self.delta - 1e-3).long()
-        return frames.clamp(min=1, max=n_frames)
+    def backbone_frames(self, waveforms: torch.Tensor) -> torch.Tensor:
+        """The backbone's frames on the model's grid: as they are when the backbone's step is
+        ``delta``, else resampled to the grid's frames of the input."""
+        frames = self.audio_backbone(waveforms)
+        if self.native_frames:
+            return frames
+        return resample_frames(
+            frames, input_frames(waveforms.shape[-1], self.sample_rate, self.delta)
+        )
 
     def embed_audio(
         self, waveforms: torch.Tensor, lengths_in_samples: torch.Tensor
@@ -76,14 +87,12 @@ class AudioTextModel(nn.Module):
         """Embed padded waveforms ``[B, samples]`` with their real lengths ``[B]``.
 
         Returns unit-norm frame embeddings ``[B, T, D]``, the mask of real frames ``[B, T]`` and
-        unit-norm clip embeddings ``[B, D]``, with ``T = round(samples / rate / delta)``.
+        unit-norm clip embeddings ``[B, D]`` (``T``: see ``backbone_frames``).
         """
-        n_frames = self.n_frames(waveforms.shape[-1])
-        backbone_frames = resample_frames(self.audio_backbone(waveforms), n_frames)
-        sequence, _ = self.sequence_model(backbone_frames)
+        sequence, _ = self.sequence_model(self.backbone_frames(waveforms))
         features = self.audio_projection(self.head(sequence))
-        durations = lengths_in_samples.to(features.device).double() / self.sample_rate
-        lengths = self.frame_lengths(durations, n_frames)
+        n_frames = features.shape[1]
+        lengths = self.frame_lengths(lengths_in_samples.to(features.device), n_frames)
         mask = torch.arange(n_frames, device=features.device)[None, :] < lengths[:, None]
         # the masked mean is summed in fp32: up to thousands of frames under mixed precision
         weights = mask.unsqueeze(-1).float()
@@ -111,7 +120,8 @@ def resample_frames(frames: torch.Tensor, n_frames: int) -> torch.Tensor:
     return resampled.transpose(1, 2)
 
 
-PAPER_SIZES = {"delta": 0.02, "rnn_hidden": 768, "head_dim": 768, "proj_dim": 1024}
+# rnn_hidden: PretrainedSED's ASiT wrapper default rnn_dim=2048 (per direction) since fdbf0be.
+PAPER_SIZES = {"delta": 0.02, "rnn_hidden": 2048, "head_dim": 768, "proj_dim": 1024}
 DEMO_SIZES = {"delta": 0.04, "rnn_hidden": 128, "head_dim": 256, "proj_dim": 256}
 _AUDIO_KEYS = {"encoder", "checkpoint", "frame_tokens", "asit", "demo"}
 _TEXT_KEYS = {"model", "pooling", "max_length", "dropout", "freeze"}

@@ -29,12 +29,13 @@ class TextModelNotFoundError(OSError):
 
 
 def preprocess_caption(text: str) -> str:
-    """Lower-case, delete ASCII punctuation and collapse whitespace (the authors' preprocessing).
+    """The authors' preprocessing, exactly: ``lower()``, ASCII punctuation deleted, ``strip()``.
 
-    Punctuation is deleted, not replaced by a space, exactly as the authors do
-    (``"dog-barking"`` becomes ``"dogbarking"``).
+    Punctuation is deleted, not replaced by a space (``"dog-barking"`` becomes ``"dogbarking"``),
+    and inner whitespace is kept as it is (``"a dog , barks"`` becomes ``"a dog  barks"``), as
+    their ``c.lower().translate(str.maketrans('', '', string.punctuation)).strip()`` does.
     """
-    return " ".join(text.lower().translate(_PUNCTUATION_TABLE).split())
+    return text.lower().translate(_PUNCTUATION_TABLE).strip()
 
 
 def resolve_model_path(name: str) -> str:

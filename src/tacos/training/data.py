@@ -60,9 +60,18 @@ class Batch:
         )
 
 
+ItemMode = Literal["clips", "pairs"]
+ITEM_MODES: tuple[ItemMode, ...] = ("clips", "pairs")
+
+
 class CaptionedClips(Dataset):
-    """Clips of a manifest read from their store; ``caption`` is one of the clip's captions,
-    drawn anew each epoch, and ``regions`` the regions inside the first ``max_seconds``."""
+    """Clips of a manifest read from their store, with ``regions`` inside the first
+    ``max_seconds``.
+
+    ``items="clips"``: one item per clip, whose ``caption`` is one of its captions drawn anew
+    each epoch. ``items="pairs"``: one item per (clip, caption) pair, as the authors iterate
+    Clotho (``flat_captions=True``: 5 items per clip, about 19.2k per development epoch).
+    """
 
     def __init__(
         self,
@@ -70,6 +79,7 @@ class CaptionedClips(Dataset):
         store: str | os.PathLike | AudioStore,
         max_seconds: float,
         seed: int = 0,
+        items: ItemMode = "clips",
     ) -> None:
         self.clips = (
             read_manifest(manifest) if isinstance(manifest, str | os.PathLike) else manifest
@@ -81,9 +91,20 @@ class CaptionedClips(Dataset):
                 f"{len(missing)} clips of the manifest are not in {self.store.path} "
                 f"(first: {missing[0]}); rebuild the store from this manifest"
             )
+        if items not in ITEM_MODES:
+            raise ValueError(f"items must be one of {ITEM_MODES}, got {items!r}")
         self.max_seconds = max_seconds
         self.seed = seed
         self.epoch = 0
+        self.items = items
+        self._pairs = [
+            (index, caption)
+            for index, clip in enumerate(self.clips)
+            for caption in range(len(clip.captions))
+        ]
+        uncaptioned = sum(not clip.captions for clip in self.clips)
+        if items == "pairs" and uncaptioned:
+            log.warning("%d clips have no caption and give no (clip, caption) item", uncaptioned)
         cropped = sum(r.onset >= max_seconds for clip in self.clips for r in clip.regions)
         if cropped:
             log.warning(
@@ -96,17 +117,26 @@ class CaptionedClips(Dataset):
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return len(self.clips)
+        return len(self._pairs) if self.items == "pairs" else len(self.clips)
 
     def __getitem__(self, index: int) -> Example:
-        clip = self.clips[index]
+        if self.items == "pairs":
+            clip_index, caption_index = self._pairs[index]
+            clip = self.clips[clip_index]
+            caption = clip.captions[caption_index]
+        else:
+            clip = self.clips[index]
+            caption = self._drawn_caption(clip, index)
         waveform = self.store.read(clip.clip_id, start_s=0.0, duration_s=self.max_seconds)
-        caption = None
-        if clip.captions:
-            rng = np.random.default_rng([self.seed, self.epoch, index])
-            caption = clip.captions[int(rng.integers(len(clip.captions)))]
         regions = tuple(region for region in clip.regions if region.onset < self.max_seconds)
         return Example(clip.clip_id, waveform, caption, clip.captions, regions)
+
+    def _drawn_caption(self, clip: Clip, index: int) -> str | None:
+        """One of the clip's captions, drawn from (seed, epoch, index): a resumed run repeats it."""
+        if not clip.captions:
+            return None
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        return clip.captions[int(rng.integers(len(clip.captions)))]
 
 
 class EpochShuffleSampler(Sampler[int]):

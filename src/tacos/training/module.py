@@ -2,8 +2,8 @@
 
 The loss is ``weights.global * global InfoNCE + weights.frame * frame-wise loss`` (DESIGN 5);
 the stages differ only in their data (Clotho, TACOS weak captions, TACOS strong regions) and
-their weights. Validation computes Clotho text-to-audio retrieval; the best checkpoint is the
-one with the highest ``val/mAP@10`` (Clotho validation mAP@10).
+their weights. Validation computes Clotho text-to-audio retrieval (``val/mAP@10``, which picks
+the best checkpoint when the best rather than the last epoch is evaluated).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from torch import nn
 
 from tacos.evaluation.retrieval import retrieval_metrics
 from tacos.losses import frame_contrastive_loss, global_contrastive_loss, regions_to_frames
-from tacos.models.checkpoint import MODEL_CONFIG_KEY
+from tacos.models.checkpoint import MODEL_SPEC_KEY, ModelSpec
 from tacos.training.data import Batch
 from tacos.training.distributed import gather_negatives, is_distributed
 
@@ -45,12 +45,17 @@ class OptimConfig:
 
 
 def lr_factor(step: int, steps_per_epoch: int, optim: OptimConfig) -> float:
-    """Linear warm-up to the peak, then cosine down to ``min_lr`` and flat after that."""
+    """The authors' per-step schedule, as a factor of the peak ``lr``.
+
+    Linear warm-up from ``min_lr`` to the peak over ``warmup_epochs``, then cosine down to
+    ``min_lr`` over the next ``cosine_epochs`` (their ``rampdown_epochs``: 1 + 15 ends after
+    epoch 16), then flat at ``min_lr``.
+    """
+    floor = optim.min_lr / optim.lr
     warmup = optim.warmup_epochs * steps_per_epoch
     if step < warmup:
-        return (step + 1) / warmup
-    floor = optim.min_lr / optim.lr
-    decay = max(optim.cosine_epochs * steps_per_epoch - warmup, 1)
+        return floor + (1 - floor) * step / warmup
+    decay = max(optim.cosine_epochs * steps_per_epoch, 1)
     progress = min((step - warmup) / decay, 1.0)
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
@@ -63,13 +68,12 @@ class TacosModule(L.LightningModule):
         model: nn.Module,
         loss: LossConfig,
         optim: OptimConfig,
-        seed: int = 0,
-        model_config: dict | None = None,
+        spec: ModelSpec,
     ) -> None:
         super().__init__()
         self.model = model
-        self.seed = seed
-        self.model_config = model_config or {}
+        self.spec = spec
+        self.seed = spec.seed
         self.loss = loss
         self.optim = optim
         self._val_audio: list[torch.Tensor] = []
@@ -153,8 +157,8 @@ class TacosModule(L.LightningModule):
         self._val_caption_clip.clear()
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        """Keep the model's config in every checkpoint, so a checkpoint alone rebuilds it."""
-        checkpoint[MODEL_CONFIG_KEY] = self.model_config
+        """Keep the model's spec in every checkpoint, so a checkpoint alone rebuilds it."""
+        checkpoint[MODEL_SPEC_KEY] = self.spec.to_dict()
 
     def on_train_epoch_start(self) -> None:
         """Seed dropout and other model randomness from the epoch, so a resumed run repeats it."""

@@ -4,8 +4,9 @@ Metrics: one Lightning CSV log per start in ``<out>/attempts/<NNN>/``, merged in
 ``<out>/metrics.csv`` (each epoch from the attempt that last ran it).
 
 Checkpoints: ``<out>/checkpoints/epoch<NNN>.ckpt`` every epoch, ``last.ckpt`` and ``best.ckpt``
-(highest Clotho validation mAP@10). A run that finds ``last.ckpt`` resumes from it: the
-sampler, the caption draws and the model's randomness depend on (seed, epoch) only, so the
+(highest Clotho validation mAP@10); ``train`` returns the one ``evaluated_weights`` names
+(``last``: the authors', who test the model ``fit`` leaves in memory). A run that finds
+``last.ckpt`` resumes from it: the sampler, the caption draws and the model's randomness depend on (seed, epoch) only, so the
 resumed run ends with the weights an uninterrupted run would have. Under SLURM, SIGUSR1
 requeues the job after saving (Lightning's SLURM plugin); SIGTERM stops it after the current
 step with ``TrainingInterrupted`` (a non-zero exit, so Snakemake or SLURM sees the job
@@ -32,9 +33,15 @@ from lightning.pytorch.plugins.environments import SLURMEnvironment
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from torch.utils.data import DataLoader
 
-from tacos.models.checkpoint import load_model_weights
+from tacos.models.checkpoint import ModelSpec, load_model_weights
 from tacos.models.dual import build_model
-from tacos.training.data import CaptionedClips, CollateMode, EpochShuffleSampler, collate
+from tacos.training.data import (
+    CaptionedClips,
+    CollateMode,
+    EpochShuffleSampler,
+    ItemMode,
+    collate,
+)
 from tacos.training.module import LossConfig, OptimConfig, TacosModule
 
 log = logging.getLogger(__name__)
@@ -46,6 +53,7 @@ warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 
 BEST_METRIC = "val/mAP@10"
 ATTEMPTS_DIR = "attempts"  # one Lightning CSV log per start of the run
+EVALUATED_WEIGHTS = {"last": "last.ckpt", "best": "best.ckpt"}
 
 
 class TrainingInterrupted(RuntimeError):
@@ -72,6 +80,15 @@ class TrainingConfig:
     num_nodes: int = 1
     precision: str = "auto"  # "auto": 16-mixed on GPU, 32-true on CPU
     limit_train_batches: int | None = None
+    evaluated_weights: str = "last"  # EVALUATED_WEIGHTS: the authors' last epoch, or best
+    items: ItemMode = "clips"  # "pairs": one item per (clip, caption), the authors' Clotho epoch
+
+    def __post_init__(self) -> None:
+        if self.evaluated_weights not in EVALUATED_WEIGHTS:
+            raise ValueError(
+                f"evaluated_weights must be one of {sorted(EVALUATED_WEIGHTS)}, "
+                f"got {self.evaluated_weights!r}"
+            )
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainingConfig:
@@ -79,30 +96,31 @@ class TrainingConfig:
 
 
 def train(
-    model_config: dict,
+    spec: ModelSpec,
     training: TrainingConfig,
     optim: OptimConfig,
     loss: LossConfig,
     train_data: SplitData,
     val_data: SplitData,
     out_dir: str | os.PathLike,
-    seed: int = 0,
     init_checkpoint: str | os.PathLike | None = None,
     callbacks: Sequence[L.Callback] = (),
 ) -> Path:
-    """Train, validate each epoch, and return the path of the best checkpoint.
+    """Train, validate each epoch, and return the path of the evaluated checkpoint.
 
+    The model is built from ``spec.build`` and ``spec`` is saved in every checkpoint.
     ``callbacks`` are added to the trainer's own (checkpointing) callbacks.
     """
     out_dir = Path(out_dir)
+    seed = spec.seed
     L.seed_everything(seed, workers=True)
-    model = build_model(model_config)
+    model = build_model(spec.build)
     if init_checkpoint:
         load_model_weights(model, init_checkpoint)
     mode: CollateMode = "frame" if loss.frame_level else "clip"
     train_loader = _loader(train_data, training, seed, mode, shuffle=True)
     val_loader = _loader(val_data, training, seed, "retrieval", shuffle=False)
-    module = TacosModule(model, loss, optim, seed=seed, model_config=model_config)
+    module = TacosModule(model, loss, optim, spec)
     checkpoints = out_dir / "checkpoints"
     last = checkpoints / "last.ckpt"
     trainer = _trainer(training, out_dir, checkpoints, callbacks)
@@ -115,7 +133,7 @@ def train(
         ) from stop
     finally:
         merge_attempt_metrics(out_dir / ATTEMPTS_DIR, out_dir / "metrics.csv")
-    return checkpoints / "best.ckpt"
+    return checkpoints / EVALUATED_WEIGHTS[training.evaluated_weights]
 
 
 def merge_attempt_metrics(attempts_dir: Path, out_path: Path) -> None:
@@ -143,7 +161,8 @@ def merge_attempt_metrics(attempts_dir: Path, out_path: Path) -> None:
 def _loader(
     data: SplitData, training: TrainingConfig, seed: int, mode: CollateMode, shuffle: bool
 ) -> DataLoader:
-    dataset = CaptionedClips(data.manifest, data.store, training.max_seconds, seed=seed)
+    items = training.items if shuffle else "clips"
+    dataset = CaptionedClips(data.manifest, data.store, training.max_seconds, seed, items)
     n_samples = round(training.max_seconds * training.sample_rate)
     return DataLoader(
         dataset,

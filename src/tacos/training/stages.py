@@ -13,6 +13,7 @@ import os
 import shutil
 from pathlib import Path
 
+from tacos.models.checkpoint import ModelSpec, read_checkpoint, read_spec
 from tacos.training.module import LossConfig, OptimConfig
 from tacos.training.run import SplitData, TrainingConfig, train
 
@@ -24,6 +25,7 @@ def model_config(config: dict, delta: float | None = None) -> dict:
     model = copy.deepcopy(config["model"])
     if delta is not None:
         model["delta"] = float(delta)
+    model["delta"] = float(model["delta"])
     return model
 
 
@@ -34,7 +36,12 @@ def stage_settings(config: dict, stage: str) -> tuple[TrainingConfig, OptimConfi
     training = config["training"]
     phase = training["pretrain" if stage == "pretrain" else "finetune"]
     trainer = TrainingConfig.from_dict(
-        {**training, "epochs": phase["epochs"], "sample_rate": config["audio"]["sample_rate"]}
+        {
+            **training,
+            "epochs": phase["epochs"],
+            "sample_rate": config["audio"]["sample_rate"],
+            "items": training["clotho_items"] if stage == "pretrain" else "clips",
+        }
     )
     optim = OptimConfig(**{key: phase[key] for key in OptimConfig.__annotations__ if key in phase})
     if stage == "pretrain":
@@ -51,6 +58,25 @@ def stage_settings(config: dict, stage: str) -> tuple[TrainingConfig, OptimConfi
     return trainer, optim, loss
 
 
+def stage_protocol(config: dict, stage: str, init_checkpoint: str | os.PathLike | None) -> dict:
+    """The training-side protocol choices behind a model: its own, after those of the model it
+    was initialised from (a fine-tuned model inherits its pretraining's Clotho items)."""
+    inherited = {}
+    if init_checkpoint:
+        inherited = read_spec(read_checkpoint(init_checkpoint), init_checkpoint).protocol
+    training = config["training"]
+    own = {
+        "scores": "cosine",
+        "median_filter": None,
+        "evaluated_weights": training["evaluated_weights"],
+    }
+    if stage == "pretrain":
+        own["clotho_items"] = training["clotho_items"]
+    else:
+        own["tacos_split"] = config["data"]["tacos"]["split"]
+    return {**inherited, **own}
+
+
 def run_stage(
     config: dict,
     stage: str,
@@ -61,20 +87,27 @@ def run_stage(
     delta: float | None = None,
     init_checkpoint: str | os.PathLike | None = None,
 ) -> None:
-    """Train one stage in the folder of ``out_model`` and copy its best checkpoint there."""
+    """Train one stage in the folder of ``out_model`` and copy its evaluated checkpoint there."""
     out_model = Path(out_model)
     trainer, optim, loss = stage_settings(config, stage)
-    best = train(
-        model_config(config, delta),
+    spec = ModelSpec(
+        build=model_config(config, delta),
+        input_seconds=float(trainer.max_seconds),
+        sample_rate=int(trainer.sample_rate),
+        stage=stage,
+        seed=int(seed),
+        protocol=stage_protocol(config, stage, init_checkpoint),
+    )
+    evaluated = train(
+        spec,
         trainer,
         optim,
         loss,
         train_data,
         val_data,
         out_model.parent,
-        seed=seed,
         init_checkpoint=init_checkpoint,
     )
     partial = out_model.with_name(out_model.name + ".partial")
-    shutil.copyfile(best, partial)
+    shutil.copyfile(evaluated, partial)
     os.replace(partial, out_model)

@@ -1,0 +1,17 @@
+"""Rule demo_models: random-weight models in the real release layouts, for a paper-shaped demo
+(ASIT_strong_1.pt with its heads, a RoBERTa folder as save_pretrained writes it)."""
+
+from pathlib import Path
+
+from tacos.data.audioset import read_categories, read_class_list
+from tacos.logs import setup_logging
+from tacos.models.asit import ASiTConfig
+from tacos.models.fixtures import write_random_asit_release, write_tiny_roberta
+
+setup_logging(snakemake.log[0])
+outputs = snakemake.output
+if "asit" in outputs.keys():
+    write_random_asit_release(outputs.asit, ASiTConfig(**snakemake.params.asit))
+if "roberta" in outputs.keys():
+    texts = read_class_list("train") + list(read_categories()["category_to_sentence"].values())
+    write_tiny_roberta(Path(outputs.roberta).parent, texts)
