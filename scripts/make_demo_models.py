@@ -10,8 +10,8 @@ from tacos.models.fixtures import write_random_asit_release, write_tiny_roberta
 
 setup_logging(snakemake.log[0])
 outputs = snakemake.output
-if "asit" in outputs.keys():
+if "asit" in outputs:
     write_random_asit_release(outputs.asit, ASiTConfig(**snakemake.params.asit))
-if "roberta" in outputs.keys():
+if "roberta" in outputs:
     texts = read_class_list("train") + list(read_categories()["category_to_sentence"].values())
     write_tiny_roberta(Path(outputs.roberta).parent, texts)

@@ -17,4 +17,5 @@ run_stage(
     seed=snakemake.params.seed,
     delta=snakemake.params.get("delta"),
     init_checkpoint=snakemake.input.get("init"),
+    backbone_checkpoint=snakemake.input.get("backbone"),
 )

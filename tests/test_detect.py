@@ -16,6 +16,7 @@ from tacos.detect import (
     TSV_HEADER,
     DetectionSettings,
     Event,
+    covered_frames,
     detect,
     event_rows,
     extract_events,
@@ -24,10 +25,12 @@ from tacos.detect import (
     window_frames,
     window_starts,
 )
-from tacos.models.checkpoint import load_trained_model
+from tacos.models.checkpoint import ModelSpec, load_trained_model
 from tacos.models.dual import build_model
 
 HEADER = "filename\tonset\toffset\tevent_label\tscore"
+SPEC = ModelSpec(TINY_MODEL, input_seconds=10.0, sample_rate=RATE, stage="strong", seed=0)
+TEN_SECONDS = DetectionSettings(window=10.0, hop=5.0)
 
 
 class RampModel(nn.Module):
@@ -39,15 +42,17 @@ class RampModel(nn.Module):
     sample_rate = 1000
     frame_samples = 40
 
-    def __init__(self) -> None:
+    def __init__(self, dropped: int = 0) -> None:
         super().__init__()
         self.anchor = nn.Parameter(torch.zeros(1))
         self.lengths: list[int] = []
+        self.dropped = dropped  # frames missing at the end of each window (as ASiT's 1491)
 
     def embed_audio(self, waveforms: torch.Tensor, lengths: torch.Tensor):
         batch, samples = waveforms.shape
-        frames = samples // self.frame_samples
-        means = waveforms.reshape(batch, frames, self.frame_samples).double().mean(dim=-1)
+        frames = samples // self.frame_samples - self.dropped
+        used = waveforms[:, : frames * self.frame_samples]
+        means = used.reshape(batch, frames, self.frame_samples).double().mean(dim=-1)
         values = means + 0.001 * torch.arange(frames, dtype=torch.float64)
         self.lengths.extend(lengths.tolist())
         mask = torch.ones(batch, frames, dtype=torch.bool)
@@ -63,7 +68,7 @@ def checkpoint(tmp_path_factory) -> Path:
     model = build_model(TINY_MODEL)
     state = {"model." + key: value for key, value in model.state_dict().items()}
     path = tmp_path_factory.mktemp("model") / "model.ckpt"
-    torch.save({"state_dict": state, "tacos_model_config": TINY_MODEL}, path)
+    torch.save({"state_dict": state, "tacos_model": SPEC.to_dict()}, path)
     return path
 
 
@@ -98,15 +103,36 @@ def test_windows_step_by_the_hop_and_the_last_one_ends_with_the_file():
     assert window_starts(250, 250, 125) == [0]
     assert window_starts(300, 250, 125) == [0, 50]
     assert window_starts(500, 250, 125) == [0, 125, 250]
+    # a window that covers 245 of its 250 frames: the last one still ends at the file's end
+    assert window_starts(500, 245, 125) == [0, 125, 250, 255]
+    assert window_starts(245, 245, 125) == [0]
+
+
+def test_window_and_hop_default_to_the_models_input_length():
+    assert DetectionSettings().window is None and DetectionSettings().hop is None
+    assert DetectionSettings().for_model(30.0) == DetectionSettings(window=30.0, hop=15.0)
+    assert DetectionSettings(window=4.0).for_model(30.0) == DetectionSettings(window=4.0, hop=2.0)
+    explicit = DetectionSettings(window=4.0, hop=1.0, thresholds=(0.2,))
+    assert explicit.for_model(30.0) == explicit
+
+
+def test_covered_frames_are_those_the_model_gives_for_a_window(checkpoint):
+    assert covered_frames(RampModel(), 10_000, 250) == 250
+    assert covered_frames(RampModel(dropped=5), 10_000, 250) == 245
+    model, _ = load_trained_model(checkpoint)
+    # the demo CNN gives 251 frames for a 10 s window; the grid's 250 are used
+    assert covered_frames(model, 10 * RATE, 250) == 250
 
 
 def test_three_minutes_are_stitched_by_averaging_overlapping_windows():
     model = RampModel()
     waveform = (np.arange(180_000) / 180_000).astype(np.float32)
-    scores = stitched_scores(model, waveform, torch.tensor([[1.0], [2.0]]), DetectionSettings())
+    scores = stitched_scores(model, waveform, torch.tensor([[1.0], [2.0]]), TEN_SECONDS)
     assert scores.shape == (4500, 2)  # 180 s / 0.04 s
     starts = [*range(0, 4250, 125), 4250]
-    assert len(starts) == 35 and len(model.lengths) == 35
+    # one probe of a silent window (covered_frames), then the 35 windows
+    assert model.lengths[0] == 10_000
+    assert len(starts) == 35 and len(model.lengths) == 1 + 35
     position = np.zeros(4500)
     for frame in range(4500):
         covering = [frame - start for start in starts if start <= frame < start + 250]
@@ -118,15 +144,29 @@ def test_three_minutes_are_stitched_by_averaging_overlapping_windows():
     np.testing.assert_allclose(scores[:, 1], 2 * expected, atol=2e-6)
 
 
+def test_windows_with_fewer_frames_than_the_grid_still_cover_every_frame():
+    model = RampModel(dropped=5)  # 245 frames for a 10 s window of 250
+    waveform = (np.arange(180_000) / 180_000).astype(np.float32)
+    scores = stitched_scores(model, waveform, torch.tensor([[1.0]]), TEN_SECONDS)
+    assert scores.shape == (4500, 1)
+    starts = [*range(0, 4255, 125), 4255]
+    assert len(model.lengths) == 1 + len(starts)  # the probe and the windows
+    position = np.zeros(4500)
+    for frame in range(4500):
+        covering = [frame - start for start in starts if start <= frame < start + 245]
+        assert covering, frame
+        position[frame] = np.mean(covering)
+    frame_means = (40 * np.arange(4500) + 19.5) / 180_000
+    np.testing.assert_allclose(scores[:, 0], frame_means + 0.001 * position, atol=1e-6)
+
+
 def test_a_short_file_is_padded_to_one_window_and_a_partial_frame_counts():
     model = RampModel()
-    short = stitched_scores(model, np.ones(3000, np.float32), torch.ones(1, 1), DetectionSettings())
+    short = stitched_scores(model, np.ones(3000, np.float32), torch.ones(1, 1), TEN_SECONDS)
     assert short.shape == (75, 1)
-    assert model.lengths == [3000]  # real samples of the padded 10 s window
+    assert model.lengths == [10_000, 3000]  # the probe, then the padded 10 s window's real samples
     np.testing.assert_allclose(short[:, 0], 1.0 + 0.001 * np.arange(75), atol=1e-6)
-    longer = stitched_scores(
-        model, np.ones(180_010, np.float32), torch.ones(1, 1), DetectionSettings()
-    )
+    longer = stitched_scores(model, np.ones(180_010, np.float32), torch.ones(1, 1), TEN_SECONDS)
     assert longer.shape == (4501, 1)  # ceil(180.01 / 0.04)
 
 
@@ -191,10 +231,12 @@ def test_tsv_rows_are_rounded_and_sorted_by_file_onset_and_label():
 
 
 def test_real_model_scores_three_minutes_on_the_frame_grid(checkpoint, tmp_path):
-    model = load_trained_model(checkpoint)
+    model, spec = load_trained_model(checkpoint)
     path = tmp_path / "long.wav"
     write_audio(path, tone(180.0, 500.0, 0), RATE)
-    (found,) = detect(model, [path], ["a bell rings"], DetectionSettings(thresholds=(0.0,)))
+    settings = DetectionSettings(thresholds=(0.0,)).for_model(spec.input_seconds)
+    assert (settings.window, settings.hop) == (10.0, 5.0)
+    (found,) = detect(model, [path], ["a bell rings"], settings)
     assert found.scores.shape == (4500, 1)
     assert np.abs(found.scores).max() <= 1.0 + 1e-5
     assert found.filename == "long.wav" and found.duration == 180.0

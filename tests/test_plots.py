@@ -47,7 +47,9 @@ def write_result(folder, stage, delta, seed, psds1):
     data = {
         "model": {"stage": stage, "delta": delta, "seed": seed, "checkpoint": "model.ckpt"},
         "query_set": "classes407",
+        "protocol": {"frames": "untrimmed", "clips": "with_events"},
         "n_clips": 4,
+        "n_clips_without_events": 0,
         "n_clips_missing": 0,
         "metrics": {
             "psds1": psds1,
@@ -126,3 +128,17 @@ def test_training_curves_figure_reads_lightning_logs(tmp_path):
     paths = outputs(tmp_path, "curves")
     plot_training_curves({run_label(log): log, "pretrain": log}, paths)
     assert_written(paths)
+
+
+def test_example_clips_draw_only_the_frames_inside_the_clip(tmp_path):
+    from tacos.evaluation.scores import ScoreReader
+    from tacos.plots import _clip_curves
+
+    path = tmp_path / "padded.h5"
+    scores = np.arange(30, dtype=np.float32).reshape(10, 3)  # 10 frames of 0.5 s for 3.8 s
+    with ScoreWriter(path, CLASSES, delta=0.5) as writer:
+        writer.add("Ya", scores, duration=3.8)
+    with ScoreReader(path) as reader:
+        edges, drawn = _clip_curves(reader, "Ya", ["Rain", "Bark"])
+    assert edges.tolist() == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 3.8]
+    assert drawn.tolist() == scores[:8][:, [1, 0]].tolist()

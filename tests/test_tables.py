@@ -1,4 +1,5 @@
-"""Table 3 and the ablation tables from results JSONs written in the evaluation's exact format."""
+"""Table 3 and the ablation tables from results JSONs written in the evaluation's exact format,
+under both frame protocols."""
 
 import json
 from pathlib import Path
@@ -13,6 +14,7 @@ from tacos.tables import (
     Table,
     ablation_delta,
     ablation_negatives,
+    difference_line,
     format_cell,
     latex_table,
     markdown_table,
@@ -24,9 +26,15 @@ from tacos.tables import (
 )
 
 DELTA = 0.04
+STRONG = "Strong fine-tuning (TACOS strong captions)"
+WEAK = "Weak fine-tuning (TACOS weak captions)"
+PRETRAIN = "Pretraining only (Clotho)"
+AUTHORS = ["untrimmed"]
 
 
-def write_result(folder, stage, delta, seed, query_set, psds1, pauroc, bootstrap=True):
+def write_result(
+    folder, stage, delta, seed, query_set, psds1, pauroc, bootstrap=True, frames="untrimmed"
+):
     """One results file as the evaluate stage writes it; bootstrap bounds at value ∓ 0.01."""
     metrics = {
         "psds1": psds1,
@@ -44,7 +52,9 @@ def write_result(folder, stage, delta, seed, query_set, psds1, pauroc, bootstrap
     data = {
         "model": {"stage": stage, "delta": delta, "seed": seed, "checkpoint": "model.ckpt"},
         "query_set": query_set,
+        "protocol": {"evaluated_weights": "last", "frames": frames, "clips": "with_events"},
         "n_clips": 60,
+        "n_clips_without_events": 3,
         "n_clips_missing": 0,
         "metrics": metrics,
         "bootstrap": {"n_bootstrap": 100, "seed": 0, "confidence": 0.95, **bounds}
@@ -52,14 +62,15 @@ def write_result(folder, stage, delta, seed, query_set, psds1, pauroc, bootstrap
         else None,
         "notes": ["score frames past each clip's end are trimmed"],
     }
-    path = folder / f"{stage}_{delta}_{seed}_{query_set}.json"
+    path = folder / f"{stage}_{delta}_{seed}_{query_set}_{frames}.json"
     path.write_text(json.dumps(data), encoding="utf-8")
     return path
 
 
 @pytest.fixture
 def result_paths(tmp_path):
-    """Strong 10/12/14 % PSDS1 over seeds 1-3; weak seeds 1-2 only; pretrain one seed."""
+    """Authors' protocol: strong 10/12/14 % PSDS1 over seeds 1-3; weak seeds 1-2 only; pretrain
+    one seed. Trimmed frames: strong 13/15/17 %, weak 6/8 % (407 classes at DELTA only)."""
     paths = [write_result(tmp_path, "pretrain", DELTA, 1, "classes407", 0.02, 0.50)]
     for seed, psds1 in zip((1, 2, 3), (0.10, 0.12, 0.14), strict=True):
         paths.append(write_result(tmp_path, "strong", DELTA, seed, "classes407", psds1, 0.80))
@@ -68,6 +79,16 @@ def result_paths(tmp_path):
         paths.append(write_result(tmp_path, "strong_intra", DELTA, seed, "classes407", 0.2, 0.85))
     for seed, psds1 in zip((1, 2), (0.05, 0.09), strict=True):
         paths.append(write_result(tmp_path, "weak", DELTA, seed, "classes407", psds1, 0.70))
+    for seed, psds1 in zip((1, 2, 3), (0.13, 0.15, 0.17), strict=True):
+        paths.append(
+            write_result(
+                tmp_path, "strong", DELTA, seed, "classes407", psds1, 0.82, frames="trimmed"
+            )
+        )
+    for seed, psds1 in zip((1, 2), (0.06, 0.08), strict=True):
+        paths.append(
+            write_result(tmp_path, "weak", DELTA, seed, "classes407", psds1, 0.72, frames="trimmed")
+        )
     return paths
 
 
@@ -79,13 +100,22 @@ def test_read_results_is_tidy_with_bootstrap_bounds(result_paths):
     results = read_results(result_paths)
     assert len(results) == len(result_paths)
     strong = results[(results["stage"] == "strong") & (results["delta"] == DELTA)]
-    assert strong["seed"].tolist() == [1, 1, 2, 2, 3, 3]  # sorted by stage, delta, seed, set
-    assert strong["query_set"].tolist()[:2] == ["categories50", "classes407"]
-    first = strong[strong["query_set"] == "classes407"].iloc[0]
+    assert strong["seed"].tolist() == [1, 1, 1, 2, 2, 2, 3, 3, 3]  # by stage, delta, seed, set
+    assert strong["query_set"].tolist()[:3] == ["categories50", "classes407", "classes407"]
+    assert strong["frames"].tolist()[:3] == ["untrimmed", "trimmed", "untrimmed"]
+    authors = strong[strong["frames"] == "untrimmed"]
+    first = authors[authors["query_set"] == "classes407"].iloc[0]
     assert first["psds1"] == 0.10
     assert first["psds1_low"] == pytest.approx(0.09)
     assert first["pauroc_high"] == pytest.approx(0.81)
     assert first["confidence"] == 0.95
+    trimmed = read_results(result_paths, frames="trimmed")
+    assert len(trimmed) == 5
+    assert set(trimmed["frames"]) == {"trimmed"}
+    assert trimmed.loc[trimmed["stage"] == "strong", "psds1"].tolist() == [0.13, 0.15, 0.17]
+    untrimmed = read_results(result_paths, frames="untrimmed")
+    assert len(untrimmed) == len(result_paths) - 5
+    assert set(untrimmed["frames"]) == {"untrimmed"}
 
 
 def test_a_model_given_twice_is_an_error(tmp_path):
@@ -94,10 +124,27 @@ def test_a_model_given_twice_is_an_error(tmp_path):
     second = write_result(tmp_path, "strong", DELTA, 1, "classes407", 0.1, 0.8)
     with pytest.raises(ValueError, match="given twice"):
         read_results([first, second])
+    other_frames = write_result(
+        tmp_path, "strong", DELTA, 1, "classes407", 0.1, 0.8, frames="trimmed"
+    )
+    assert len(read_results([first, other_frames])) == 2  # one model under two protocols
+
+
+def test_results_without_a_frame_protocol_are_refused(tmp_path):
+    path = write_result(tmp_path, "strong", DELTA, 1, "classes407", 0.1, 0.8)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    del data["protocol"]
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ValueError, match="protocol.frames must be one of"):
+        read_results([path])
+    data["protocol"] = {"frames": "cropped"}
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ValueError, match="protocol.frames must be one of"):
+        read_per_class([path])
 
 
 def test_cells_are_mean_sample_std_and_mean_interval_in_percent(result_paths):
-    table = table3(read_results(result_paths), DELTA)
+    table = table3(read_results(result_paths), DELTA, AUTHORS)
     strong = "Strong fine-tuning (TACOS strong captions)"
     # 10, 12, 14 %: mean 12, sample std (ddof=1) 2; bounds 9/11/13 and 11/13/15 average 11 and 13
     assert cell(table, strong, "PSDS1 (407 classes)") == "12.00 ± 2.00 [11.0, 13.0]"
@@ -109,7 +156,7 @@ def test_cells_are_mean_sample_std_and_mean_interval_in_percent(result_paths):
 
 
 def test_paper_values_sit_beside_ours_and_the_rest_is_not_reported(result_paths):
-    table = table3(read_results(result_paths), DELTA)
+    table = table3(read_results(result_paths), DELTA, AUTHORS)
     strong = "Strong fine-tuning (TACOS strong captions)"
     weak = "Weak fine-tuning (TACOS weak captions)"
     assert cell(table, strong, "PSDS1 paper (407 classes)") == "17.99"
@@ -129,15 +176,25 @@ def test_paper_values_sit_beside_ours_and_the_rest_is_not_reported(result_paths)
 
 def test_supervised_row_appears_when_its_results_are_given(tmp_path, result_paths):
     result_paths.append(write_result(tmp_path, "supervised", 0.02, 1, "classes407", 0.5, 0.9))
-    table = table3(read_results(result_paths), DELTA)
+    table = table3(read_results(result_paths), DELTA, AUTHORS)
     assert cell(table, "Supervised SED baseline", "PSDS1 (407 classes)") == "50.00 [49.0, 51.0]"
     assert cell(table, "Supervised SED baseline", "PSDS1 paper (407 classes)") == "54.26"
     assert PAPER_TABLE3[("supervised", "classes407", "psds1")] == 54.26
-    assert any("derived: 36.27 points above strong" in note for note in table.notes)
+
+
+def test_supervised_minus_strong_pairs_the_one_model_with_every_seed(tmp_path, result_paths):
+    result_paths.append(write_result(tmp_path, "supervised", DELTA, 1, "classes407", 0.5, 0.9))
+    notes = table3(read_results(result_paths), DELTA, AUTHORS).notes
+    # 50 - 10, 50 - 12, 50 - 14 points: mean 38, std 2; pAUROC 90 - 80
+    assert (
+        "Supervised − Strong (407 classes, authors' protocol, paired over seeds 1, 2, 3): "
+        "PSDS1 +38.00 ± 2.00, pAUROC +10.00 ± 0.00 points; paper: PSDS1 +36.27, "
+        f"pAUROC {NOT_REPORTED}." in notes
+    )
 
 
 def test_seed_counts_show_what_each_cell_averages(result_paths):
-    table = table3(read_results(result_paths), DELTA)
+    table = table3(read_results(result_paths), DELTA, AUTHORS)
     counts = table.numbers.set_index("stage")
     assert counts.at["strong", "classes407_n_seeds"] == 3
     assert counts.at["weak", "classes407_n_seeds"] == 2
@@ -155,33 +212,94 @@ def test_strong_minus_weak_is_paired_over_common_seeds(result_paths):
     assert difference["seeds"] == [1, 2]
     assert difference["mean"] == pytest.approx(4.0)
     assert difference["std"] == pytest.approx(2**0.5)
-    notes = table3(results, DELTA).notes
-    assert (
-        "Strong − weak (407 classes, paired over seeds 1, 2): PSDS1 +4.00 ± 1.41, "
-        "pAUROC +10.00 ± 0.00 points; paper: PSDS1 +5.55, pAUROC +5.61." in notes
+    notes = table3(results, DELTA, AUTHORS).notes
+    line = (
+        "Strong − Weak (407 classes, authors' protocol, paired over seeds 1, 2): "
+        "PSDS1 +4.00 ± 1.41, pAUROC +10.00 ± 0.00 points; paper: PSDS1 +5.55, pAUROC +5.61."
     )
-    assert not any("50 categories, paired" in note for note in notes)  # no weak there
+    assert line in notes
+    assert difference_line(results, "classes407", DELTA, "strong", "weak") == line
+    assert not any("50 categories" in note and "paired" in note for note in notes)  # no weak
+    # trimmed frames: 13 - 6 = 7 and 15 - 8 = 7 points
+    trimmed = paired_difference(results, "psds1", "classes407", DELTA, frames="trimmed")
+    assert trimmed["seeds"] == [1, 2]
+    assert trimmed["mean"] == pytest.approx(7.0)
+    assert trimmed["std"] == pytest.approx(0.0, abs=1e-12)
+    assert difference_line(results, "classes407", DELTA, "strong", "weak", "trimmed") == (
+        "Strong − Weak (407 classes, corrected: frames trimmed, paired over seeds 1, 2): "
+        "PSDS1 +7.00 ± 0.00, pAUROC +10.00 ± 0.00 points; paper: PSDS1 +5.55, pAUROC +5.61."
+    )
+    assert difference_line(results, "categories50", DELTA, "strong", "weak") is None
+
+
+def test_table3_has_a_row_per_stage_and_frame_protocol(result_paths):
+    table = table3(read_results(result_paths), DELTA, ["untrimmed", "trimmed"])
+    labels = [
+        f"{stage} [{frames}]"
+        for stage in (PRETRAIN, WEAK, STRONG)
+        for frames in ("authors' protocol", "corrected: frames trimmed")
+    ]
+    assert list(table.display["Model"]) == labels
+    assert table.numbers["frames"].tolist() == ["untrimmed", "trimmed"] * 3
+    authors, trimmed = f"{STRONG} [authors' protocol]", f"{STRONG} [corrected: frames trimmed]"
+    assert cell(table, authors, "PSDS1 (407 classes)") == "12.00 ± 2.00 [11.0, 13.0]"
+    assert cell(table, trimmed, "PSDS1 (407 classes)") == "15.00 ± 2.00 [14.0, 16.0]"
+    assert cell(table, trimmed, "pAUROC (407 classes)") == "82.00 ± 0.00 [81.0, 83.0]"
+    assert cell(table, trimmed, "PSDS1 (50 categories)") == "no result"
+    # the paper's numbers only beside the authors' protocol
+    assert cell(table, authors, "PSDS1 paper (407 classes)") == "17.99"
+    assert cell(table, trimmed, "PSDS1 paper (407 classes)") == NOT_REPORTED
+    assert cell(table, f"{WEAK} [authors' protocol]", "pAUROC paper (407 classes)") == "73.09"
+    assert cell(table, f"{WEAK} [corrected: frames trimmed]", "pAUROC paper (407 classes)") == (
+        NOT_REPORTED
+    )
+    assert cell(table, f"{PRETRAIN} [corrected: frames trimmed]", "PSDS1 (407 classes)") == (
+        "no result"
+    )
+    counts = table.numbers.set_index(["stage", "frames"])
+    assert counts.at[("strong", "trimmed"), "classes407_n_seeds"] == 3
+    assert counts.at[("strong", "trimmed"), "classes407_psds1_paper"] == NOT_REPORTED
+    assert counts.at[("strong", "untrimmed"), "classes407_psds1_paper"] == "17.99"
+    # the difference lines are those of the first protocol
+    assert any(
+        note.startswith("Strong − Weak (407 classes, authors' protocol") for note in (table.notes)
+    )
+    first_trimmed = table3(read_results(result_paths), DELTA, ["trimmed", "untrimmed"])
+    assert any(
+        note.startswith("Strong − Weak (407 classes, corrected: frames trimmed")
+        for note in first_trimmed.notes
+    )
 
 
 def test_ablation_delta_has_one_row_per_delta(result_paths):
-    table = ablation_delta(read_results(result_paths))
+    results = read_results(result_paths)
+    table = ablation_delta(results, "untrimmed")
     assert list(table.display["Model"]) == ["delta = 0.04 s", "delta = 0.16 s"]
+    assert cell(table, "delta = 0.04 s", "PSDS1 (407 classes)") == "12.00 ± 2.00 [11.0, 13.0]"
     assert cell(table, "delta = 0.16 s", "PSDS1 (407 classes)") == "10.00 ± 2.00 [9.0, 11.0]"
     assert cell(table, "delta = 0.16 s", "n_seeds (50 categories)") == "0"
     assert not any("paper" in column for column in table.display.columns)
+    assert any("frames: authors' protocol" in note for note in table.notes)
+    trimmed = ablation_delta(results, "trimmed")
+    assert cell(trimmed, "delta = 0.04 s", "PSDS1 (407 classes)") == "15.00 ± 2.00 [14.0, 16.0]"
+    assert cell(trimmed, "delta = 0.16 s", "PSDS1 (407 classes)") == "no result"
+    assert any("frames: corrected: frames trimmed" in note for note in trimmed.notes)
 
 
 def test_ablation_negatives_compares_intra_with_inter(result_paths):
-    table = ablation_negatives(read_results(result_paths), DELTA)
+    table = ablation_negatives(read_results(result_paths), DELTA, "untrimmed")
     intra = "Strong fine-tuning, inter- and intra-clip negatives"
     assert cell(table, intra, "PSDS1 (407 classes)") == "20.00 ± 0.00 [19.0, 21.0]"
     assert "Intra − inter (407 classes, paired over seeds 1, 2, 3): PSDS1 +8.00 points." in (
         table.notes
     )
+    trimmed = ablation_negatives(read_results(result_paths), DELTA, "trimmed")
+    assert cell(trimmed, intra, "PSDS1 (407 classes)") == "no result"  # only untrimmed given
+    assert not any(note.startswith("Intra − inter") for note in trimmed.notes)
 
 
 def test_written_files_hold_the_numbers(tmp_path, result_paths):
-    table = table3(read_results(result_paths), DELTA)
+    table = table3(read_results(result_paths), DELTA, AUTHORS)
     csv, markdown, latex = tmp_path / "t.csv", tmp_path / "t.md", tmp_path / "t.tex"
     write_table(table, csv, markdown, latex)
     numbers = pd.read_csv(csv).set_index("stage")
@@ -192,7 +310,7 @@ def test_written_files_hold_the_numbers(tmp_path, result_paths):
     assert numbers.at["pretrain", "classes407_psds1_paper"] == NOT_REPORTED
     text = markdown.read_text(encoding="utf-8")
     assert "| Strong fine-tuning (TACOS strong captions) | 3 | 12.00 ± 2.00 [11.0, 13.0] |" in text
-    assert "ddof=1" in text and "Strong − weak (407 classes" in text
+    assert "ddof=1" in text and "Strong − Weak (407 classes" in text
     tex = latex.read_text(encoding="utf-8")
     assert r"12.00 $\pm$ 2.00 [11.0, 13.0] & 17.99" in tex
     assert r"\toprule" in tex and r"\bottomrule" in tex and r"\label{tab:table3}" in tex
@@ -213,7 +331,7 @@ def test_formatters_escape_their_special_characters():
 
 def test_missing_bootstrap_leaves_the_interval_out(tmp_path):
     paths = [write_result(tmp_path, "strong", DELTA, 1, "classes407", 0.1, 0.8, bootstrap=False)]
-    table = table3(read_results(paths), DELTA)
+    table = table3(read_results(paths), DELTA, AUTHORS)
     assert cell(table, "Strong fine-tuning (TACOS strong captions)", "PSDS1 (407 classes)") == (
         "10.00"
     )
@@ -222,12 +340,17 @@ def test_missing_bootstrap_leaves_the_interval_out(tmp_path):
 
 def test_per_class_values_are_long_rows(result_paths):
     per_class = read_per_class(result_paths[:2])
-    assert per_class[["stage", "class", "value"]].values.tolist() == [
-        ["pretrain", "Bark", pytest.approx(0.12)],
-        ["pretrain", "Rain", pytest.approx(-0.03)],
-        ["strong", "Bark", pytest.approx(0.2)],
-        ["strong", "Rain", pytest.approx(0.05)],
+    assert per_class[["stage", "frames", "class", "value"]].values.tolist() == [
+        ["pretrain", "untrimmed", "Bark", pytest.approx(0.12)],
+        ["pretrain", "untrimmed", "Rain", pytest.approx(-0.03)],
+        ["strong", "untrimmed", "Bark", pytest.approx(0.2)],
+        ["strong", "untrimmed", "Rain", pytest.approx(0.05)],
     ]
+    trimmed = read_per_class(result_paths, frames="trimmed")
+    assert set(trimmed["frames"]) == {"trimmed"}
+    assert len(trimmed) == 2 * 5  # 2 classes x 5 trimmed results
+    strong = trimmed[(trimmed["stage"] == "strong") & (trimmed["class"] == "Bark")]
+    assert strong["value"].tolist() == pytest.approx([0.23, 0.25, 0.27])
 
 
 def test_report_captions_render_with_both_configs():

@@ -6,10 +6,10 @@ score files, detection and the plots, so that they agree on every input (lhotse'
 ``compute_num_frames`` is the model: one rule, imported everywhere).
 
 Positions are counted in integer micro-frames (``seconds / step`` rounded to 1e-6 frame) before
-floor or ceil, so float error cannot move a boundary by a frame: ``10 / 0.04`` is
-250.00000000000003 in floats and still gives 250 frames, ``0.58 / 0.02`` is 28.999999999999996
-and still starts at frame 29. The same IEEE operations run on Python floats, numpy arrays and
-torch tensors, so all three give the same integers.
+floor or ceil, so float error cannot move a boundary by a frame: ``0.58 / 0.02`` is
+28.999999999999996 in floats and still starts at frame 29, ``0.14 / 0.02`` is 7.000000000000001 and
+still ends at frame 7. The same IEEE operations run on Python floats, numpy arrays and torch
+tensors, so all three give the same integers.
 
 A clip of ``duration`` seconds has ``frame_count(duration, step)`` frames: those that start before
 its end (a clip of 10.00025 s at 20 ms has 501 frames, the last one 0.25 ms long).

@@ -3,11 +3,11 @@
 Every results file holds one model (stage, delta, seed) on one query set (``classes407`` or
 ``categories50``) under one frame protocol (``untrimmed``: the authors', ``trimmed``: corrected),
 with metric values as fractions. Table 3 shows each model under the authors' protocol, with the
-paper's numbers, and under the corrected one in the row below it. Tables print percentages, as
-the paper does: each cell is the mean over seeds ± the sample standard deviation (ddof=1) over seeds, and,
-where the evaluation ran a bootstrap over clips, the bootstrap interval bounds averaged over
-seeds, e.g. ``17.99 ± 0.40 [16.9, 18.8]``. A cell says how many seeds it averages (``n_seeds``),
-so a table built while some runs are missing shows what it has instead of failing.
+paper's numbers, and under the corrected one in the row below it. Tables print percentages, as the
+paper does: each cell is the mean over seeds ± the sample standard deviation (ddof=1) over seeds,
+and, where the evaluation ran a bootstrap over clips, the bootstrap interval bounds averaged over
+seeds, e.g. ``17.99 ± 0.40 [16.9, 18.8]``. A cell says how many seeds it averages (``n_seeds``), so
+a table built while some runs are missing shows what it has instead of failing.
 
 Each table is written three ways: CSV (numbers, for further analysis), Markdown and LaTeX
 (booktabs) with the formatted cells and notes. The formatters are plain string code, so the
@@ -284,13 +284,12 @@ def paired_difference(
     frames: str = AUTHORS_FRAMES,
 ) -> dict | None:
     """Mean, std (ddof=1) and seeds of ``minuend - subtrahend`` in points, paired by seed."""
-    chosen = (
-        (results["query_set"] == query_set)
-        & np.isclose(results["delta"], delta)
-        & (results["frames"] == frames)
-    )
+    chosen = (results["query_set"] == query_set) & (results["frames"] == frames)
+    at_delta = np.isclose(results["delta"], delta)
     by_seed = {
-        stage: results[chosen & (results["stage"] == stage)].set_index("seed")[metric]
+        stage: results[
+            chosen & (results["stage"] == stage) & (at_delta | (stage not in DELTA_STAGES))
+        ].set_index("seed")[metric]
         for stage in (minuend, subtrahend)
     }
     for stage in (minuend, subtrahend):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import string
+
 import huggingface_hub.constants
 import pytest
 import torch
@@ -19,14 +21,17 @@ from tacos.models.text import (
     ("raw", "expected"),
     [
         ("A Dog, barks!", "a dog barks"),
-        ("  Rain   falls\ton the ROOF...  ", "rain falls on the roof"),
+        ("  Rain   falls\ton the ROOF...  ", "rain   falls\ton the roof"),
+        ("a dog , barks", "a dog  barks"),  # inner whitespace kept, as the authors do
         ("Male speech, man speaking", "male speech man speaking"),
         ("A dog-like (odd) 'sound'?", "a doglike odd sound"),
         ("", ""),
     ],
 )
-def test_preprocess_caption_lowercases_deletes_punctuation_and_collapses_spaces(raw, expected):
+def test_preprocess_caption_is_the_authors_lower_translate_strip(raw, expected):
     assert preprocess_caption(raw) == expected
+    authors = raw.lower().translate(str.maketrans("", "", string.punctuation)).strip()
+    assert preprocess_caption(raw) == authors
 
 
 def test_pool_tokens_first_takes_token_zero_and_mean_ignores_padding():

@@ -7,6 +7,7 @@ import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +22,7 @@ from tacos.training import data as training_data
 from tacos.training.data import CaptionedClips, EpochShuffleSampler, Example, collate
 from tacos.training.module import LossConfig, OptimConfig, lr_factor
 from tacos.training.run import SplitData, TrainingConfig, load_model_weights, train
+from tacos.training.stages import stage_protocol, stage_settings
 
 TRAINING = TrainingConfig(
     batch_size=4, epochs=2, max_seconds=SECONDS, sample_rate=RATE, num_workers=0
@@ -277,3 +279,29 @@ def test_run_killed_by_sigterm_resumes_to_the_weights_of_an_uninterrupted_one(tm
     assert (tmp_path / "resumed" / "metrics.csv").read_text() == (
         tmp_path / "straight" / "metrics.csv"
     ).read_text()
+
+
+def test_stage_settings_and_protocol_follow_the_config(tmp_path):
+    yaml = pytest.importorskip("yaml")
+    root = Path(__file__).resolve().parents[2]
+    config = yaml.safe_load((root / "config" / "config.yaml").read_text(encoding="utf-8"))
+    config["training"].update(evaluated_weights="best", clotho_items="pairs")
+    config["data"]["tacos"]["split"] = "authors"
+    pretrain, _, _ = stage_settings(config, "pretrain")
+    strong, _, _ = stage_settings(config, "strong")
+    assert (pretrain.items, pretrain.evaluated_weights) == ("pairs", "best")
+    assert (strong.items, strong.evaluated_weights) == ("clips", "best")  # TACOS: one per clip
+    own = stage_protocol(config, "pretrain", None)
+    assert (own["evaluated_weights"], own["clotho_items"]) == ("best", "pairs")
+    assert "tacos_split" not in own
+    pretrained = tmp_path / "pretrain.ckpt"
+    spec = ModelSpec(TINY_MODEL, SECONDS, RATE, "pretrain", 1, protocol=own)
+    torch.save({"state_dict": {}, "tacos_model": spec.to_dict()}, pretrained)
+    config["training"]["evaluated_weights"] = "last"
+    tuned = stage_protocol(config, "strong", pretrained)
+    # the fine-tuned model keeps its pretraining's Clotho items and states its own choices
+    assert (tuned["clotho_items"], tuned["tacos_split"]) == ("pairs", "authors")
+    assert tuned["evaluated_weights"] == "last"
+    del config["training"]["evaluated_weights"]
+    with pytest.raises(KeyError, match="evaluated_weights"):
+        stage_protocol(config, "strong", None)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tacos.evaluation.scores import ScoreReader
 
 REPO = Path(__file__).resolve().parents[2]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -87,11 +90,11 @@ def tiny_demo(tmp_path_factory) -> Path:
     demo["tacos"].update(n_development=6, n_test=2, min_duration=5.0, max_duration=8.0)
     demo["clotho"].update(n_development=3, n_validation=2, n_evaluation=2, min_duration=5.0)
     demo["clotho"]["max_duration"] = 6.0
-    demo["audioset"]["n_eval"] = 3
+    demo["audioset"].update(n_eval=3, n_train=4)
     training = config["training"]
     training.update(seeds=[1, 2], batch_size=2)
-    training["pretrain"].update(epochs=1, cosine_epochs=1)
-    training["finetune"].update(epochs=1, cosine_epochs=1)
+    for phase in ("pretrain", "finetune", "supervised"):
+        training[phase].update(epochs=1, warmup_epochs=0.5, cosine_epochs=0.5)
     config["ablations"].update(deltas=[0.2], seeds=[1])
     config["evaluation"]["n_bootstrap"] = 3
     (workdir / "tiny.yaml").write_text(yaml.safe_dump(config))
@@ -108,8 +111,9 @@ def test_tiny_demo_run_writes_manifests_reports_stores_and_logs(tiny_demo):
         "tacos": ["development", "test"],
         "clotho": ["development", "validation", "evaluation"],
         "audioset": ["eval"],
+        "audioset_train": ["train"],
     }
-    sizes = {"development": 6, "test": 2, "validation": 2, "evaluation": 2, "eval": 3}
+    sizes = {"development": 6, "test": 2, "validation": 2, "evaluation": 2, "eval": 3, "train": 4}
     for dataset, splits in expected.items():
         report = json.loads((data / dataset / "report.json").read_text())
         assert report["total_skipped"] == 0
@@ -127,6 +131,7 @@ def test_tiny_demo_run_trains_evaluates_and_reports(tiny_demo):
     models = {path.parent.relative_to(results / "models") for path in results.rglob("model.ckpt")}
     assert {str(model) for model in models} == {
         "pretrain",
+        "supervised",
         "weak/delta0.1/seed1",
         "weak/delta0.1/seed2",
         "strong/delta0.1/seed1",
@@ -134,11 +139,28 @@ def test_tiny_demo_run_trains_evaluates_and_reports(tiny_demo):
         "strong/delta0.2/seed1",
         "strong_intra/delta0.1/seed1",
     }
-    evaluated = json.loads((results / "eval/strong/delta0.1/seed1/classes407.json").read_text())
-    assert evaluated["n_clips"] == 3
+    evaluated = json.loads(
+        (results / "eval/strong/delta0.1/seed1/classes407/untrimmed.json").read_text()
+    )
+    assert evaluated["n_clips"] + evaluated["n_clips_without_events"] == 3
     assert evaluated["bootstrap"]["n_bootstrap"] == 3
+    assert evaluated["protocol"] == {
+        "clips": "with_events",
+        "clotho_items": "pairs",
+        "evaluated_weights": "last",
+        "frames": "untrimmed",
+        "median_filter": None,
+        "scores": "cosine",
+        "tacos_split": "release",
+    }
+    supervised = json.loads((results / "eval/supervised/categories50/trimmed.json").read_text())
+    assert supervised["protocol"]["median_filter"] == 9
+    assert supervised["model"]["delta"] == 0.04
     table = (results / "tables" / "table3.md").read_text()
-    assert "| Strong fine-tuning (TACOS strong captions) | 2 |" in table
+    assert "| Strong fine-tuning (TACOS strong captions) [authors' protocol] | 2 |" in table
+    assert "| Supervised SED baseline [corrected: frames trimmed] | 1 |" in table
+    # the ablations are evaluated under the authors' protocol only
+    assert not (results / "eval/strong/delta0.2/seed1/classes407/trimmed.json").exists()
     figures = {path.name for path in (results / "figures").iterdir()}
     assert len(figures) == 8
 
@@ -162,7 +184,7 @@ def test_changing_a_finetuning_parameter_reruns_only_what_depends_on_it(tiny_dem
     assert job_counts(result.stdout) == {
         "finetune": 6,
         "score": 6,
-        "evaluate": 12,
+        "evaluate": 4 * 4 + 2 * 2,  # 4 Table 3 models x 2 protocols, 2 ablations x 1
         "tables": 1,
         "figures": 1,
         "all": 1,
@@ -183,3 +205,26 @@ def test_report_collects_tables_and_figures(tiny_demo):
     html = (tiny_demo / "report.html").read_text()
     assert "table3.md" in html
     assert "example_clips.png" in html
+
+
+def test_paper_shaped_test_config_runs_the_whole_dag(tmp_path):
+    """``.test/`` as a user runs it: ASiT in ASIT_strong_1's layout, a RoBERTa folder, 32 kHz,
+    30 s inputs, the 1491-token grid, the authors' protocol and the supervised row."""
+    shutil.copytree(REPO / ".test" / "config", tmp_path / "config")
+    result = snakemake("--cores", "2", "--directory", str(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = tmp_path / "results"
+    with ScoreReader(results / "scores/strong/delta0.02/seed1/classes407.h5") as reader:
+        assert set(reader.n_frames.tolist()) == {1491}  # untrimmed: the padded 30 s input
+        assert reader.delta == 0.02
+        assert reader.model_info["protocol"]["tacos_split"] == "release"
+    with ScoreReader(results / "scores/supervised/categories50.h5") as reader:
+        assert set(reader.n_frames.tolist()) == {250}
+        assert reader.delta == 0.04
+    evaluated = json.loads(
+        (results / "eval/strong/delta0.02/seed1/categories50/untrimmed.json").read_text()
+    )
+    assert evaluated["protocol"]["frames"] == "untrimmed"
+    assert evaluated["protocol"]["clips"] == "with_events"
+    table = (results / "tables" / "table3.md").read_text()
+    assert "| Supervised SED baseline [authors' protocol] | 1 |" in table

@@ -14,14 +14,28 @@ FRAME_PROTOCOLS = config["evaluation"]["frames"]
 # A model's path below MODELS_DIR: "pretrain", "supervised" or "<stage>/delta<delta>/seed<seed>".
 MODEL_PATTERN = rf"pretrain|supervised|({STAGE_PATTERN})/delta\d+(\.\d+)?/seed\d+"
 AUDIO_MODEL = config["model"]["audio"]
-# The supervised row of Table 3 needs ASIT_strong_1's own strong head.
-SUPERVISED = AUDIO_MODEL["encoder"] == "asit" and bool(AUDIO_MODEL.get("checkpoint"))
+# The supervised row of Table 3: ASIT_strong_1 with its own strong head (the paper), or the
+# demo's encoder trained with supervision on the demo's AudioSet Strong training split.
+SUPERVISED_RELEASE = AUDIO_MODEL["encoder"] == "asit" and bool(
+    AUDIO_MODEL.get("checkpoint")
+)
+SUPERVISED_TRAINED = (
+    AUDIO_MODEL["encoder"] == "demo" and "audioset_train" in config["data"]
+)
+SUPERVISED = SUPERVISED_RELEASE or SUPERVISED_TRAINED
+SOURCE = config["data"]["source"]
 DATASET_SPLITS = {
     "tacos": ["development", "test"],
     "clotho": ["development", "validation", "evaluation"],
     "audioset": ["eval"],
 }
-SOURCE = config["data"]["source"]
+if "audioset_train" in config["data"]:
+    if SOURCE == "download":
+        raise ValueError(
+            "data.audioset_train is read in place (its audio comes from YouTube): set "
+            "data.source to 'local' or 'demo', or remove data.audioset_train"
+        )
+    DATASET_SPLITS["audioset_train"] = ["train"]
 # The name the fetch layer gives each dataset, and the folder it downloads into.
 FETCH_NAMES = {"tacos": "tacos", "clotho": "clotho", "audioset": "audioset_strong"}
 
@@ -29,7 +43,7 @@ FETCH_NAMES = {"tacos": "tacos", "clotho": "clotho", "audioset": "audioset_stron
 def dataset_dir(dataset):
     """The folder that holds a dataset's release files (AudioSet: the labels' folder)."""
     entry = config["data"][dataset]
-    return os.path.dirname(entry["labels"]) if dataset == "audioset" else entry["root"]
+    return os.path.dirname(entry["labels"]) if "labels" in entry else entry["root"]
 
 
 def check_demo_paths():
@@ -55,7 +69,7 @@ def release_files(dataset):
     if SOURCE == "download":
         return [f"{dataset_dir(dataset)}/fetch_report.json"]
     entry = config["data"][dataset]
-    if dataset == "audioset":
+    if "labels" in entry:
         return [entry["labels"]]
     if dataset == "clotho":
         return [
@@ -126,16 +140,19 @@ def data_outputs():
 def training_config(phase):
     """Params of a training phase: the model, the audio rate and the settings it reads.
 
-    Pretraining leaves out the fine-tuning settings and fine-tuning the pretraining ones (it
-    depends on the pretrained model file instead), and both leave out the seed list, so that
-    changing a setting retrains only the runs that read it and adding a seed trains that seed.
+    Each phase leaves out the other phases' settings (fine-tuning depends on the pretrained
+    model file instead) and the seed list, so that changing a setting retrains only the runs
+    that read it and adding a seed trains that seed.
     """
-    unread = {"seeds"} | (
-        {"finetune", "loss_weights"} if phase == "pretrain" else {"pretrain"}
+    phases = {"pretrain", "finetune", "supervised"}
+    unread = (
+        (phases - {phase})
+        | {"seeds"}
+        | ({"loss_weights"} if phase != "finetune" else set())
     )
     training = {k: v for k, v in config["training"].items() if k not in unread}
     params = {"model": config["model"], "audio": config["audio"], "training": training}
-    if phase != "pretrain":
+    if phase == "finetune":
         # the TACOS split the fine-tuning data comes from, recorded in the model's protocol
         params["data"] = {"tacos": {"split": config["data"]["tacos"]["split"]}}
     return params
@@ -156,7 +173,8 @@ def model_name(stage, seed, delta=None):
 
 def demo_model_files():
     """Pretrained model files the demo DAG makes itself (random weights in the release layouts)
-    when the config points them under DEMO_MODELS_DIR: ASIT_strong_1.pt and a RoBERTa folder."""
+    when the config points them under DEMO_MODELS_DIR: ASIT_strong_1.pt and a RoBERTa folder.
+    """
     if SOURCE != "demo":
         return {}
     files = {}
@@ -169,28 +187,52 @@ def demo_model_files():
     return files
 
 
-def trained_models():
-    """Every model the config asks for: Table 3's stages per seed and the ablations."""
+def table3_models():
+    """The models of Table 3: pretraining, the supervised row, weak and strong per seed."""
     names = ["pretrain"] + (["supervised"] if SUPERVISED else [])
     for seed in config["training"]["seeds"]:
         names += [model_name("weak", seed), model_name("strong", seed)]
+    return names
+
+
+def ablation_models():
+    """The ablation runs: strong fine-tuning at each delta, and with intra-clip negatives."""
+    names = []
     ablations = config["ablations"]
     for seed in ablations["seeds"]:
         names += [model_name("strong", seed, delta) for delta in ablations["deltas"]]
         if ablations["intra_clip_negatives"]:
             names.append(model_name("strong_intra", seed))
-    return list(dict.fromkeys(names))
+    return names
+
+
+def trained_models():
+    """Every model the config asks for: Table 3's and the ablations'."""
+    return list(dict.fromkeys(table3_models() + ablation_models()))
 
 
 def evaluation_outputs():
-    """The results JSON of every trained model, query set and frame protocol."""
-    return expand(
-        "{dir}/{model}/{query_set}/{frames}.json",
+    """The results JSON of every model and query set: Table 3's models under every frame
+    protocol (the authors' and the corrected one side by side), the ablations under the first.
+    """
+    table3 = table3_models()
+    pattern = "{dir}/{model}/{query_set}/{frames}.json"
+    outputs = expand(
+        pattern,
         dir=EVAL_DIR,
-        model=trained_models(),
+        model=table3,
         query_set=QUERY_SETS,
         frames=FRAME_PROTOCOLS,
     )
+    others = [name for name in ablation_models() if name not in table3]
+    outputs += expand(
+        pattern,
+        dir=EVAL_DIR,
+        model=others,
+        query_set=QUERY_SETS,
+        frames=FRAME_PROTOCOLS[:1],
+    )
+    return outputs
 
 
 def training_logs():
@@ -198,7 +240,7 @@ def training_logs():
     return [
         f"{MODELS_DIR}/{name}/metrics.csv"
         for name in trained_models()
-        if name != "supervised"
+        if name != "supervised" or SUPERVISED_TRAINED
     ]
 
 

@@ -1,7 +1,6 @@
 """Training: Clotho pretraining, then TACOS fine-tuning with weak or strong captions."""
 
-
-if SUPERVISED:
+if SUPERVISED_RELEASE:
 
     rule supervised_model:
         input:
@@ -18,9 +17,42 @@ if SUPERVISED:
             "../../scripts/supervised_model.py"
 
 
+if SUPERVISED_TRAINED:
+
+    rule train_supervised:
+        input:
+            train_manifest=f"{DATA_DIR}/audioset_train/train.jsonl",
+            train_store=f"{DATA_DIR}/audioset_train/train.h5",
+        output:
+            model=f"{MODELS_DIR}/supervised/model.ckpt",
+            metrics=f"{MODELS_DIR}/supervised/metrics.csv",
+        log:
+            "logs/train/supervised.log",
+        benchmark:
+            "results/benchmarks/train/supervised.tsv"
+        conda:
+            "../../envs/tacos.yaml"
+        threads: config["resources"]["train"]["threads"]
+        resources:
+            gpu=config["resources"]["train"]["gpu"],
+            mem_mb=config["resources"]["train"]["mem_mb"],
+            runtime=config["resources"]["train"]["runtime"],
+        params:
+            config=training_config("supervised"),
+            seed=config["training"]["seeds"][0],
+        script:
+            "../../scripts/train_supervised.py"
+
+
 rule pretrain:
     input:
         **demo_model_files(),
+        # the demo's audio encoder starts from its supervised training, as ASiT from ASIT_strong_1
+        **(
+            {"backbone": f"{MODELS_DIR}/supervised/model.ckpt"}
+            if SUPERVISED_TRAINED
+            else {}
+        ),
         train_manifest=f"{DATA_DIR}/clotho/development.jsonl",
         train_store=f"{DATA_DIR}/clotho/development.h5",
         val_manifest=f"{DATA_DIR}/clotho/validation.jsonl",

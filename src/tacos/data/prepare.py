@@ -21,6 +21,8 @@ DATASET_SPLITS = {
     "tacos": tuple(TACOS_SPLITS),
     "clotho": CLOTHO_SPLITS,
     "audioset": ("eval",),
+    # the demo's AudioSet Strong training split, for the supervised pretraining of its encoder
+    "audioset_train": ("train",),
 }
 
 
@@ -29,7 +31,7 @@ def prepare_dataset(dataset: str, source: dict, out_dir: str | os.PathLike) -> D
 
     ``source`` holds the dataset's config entry: ``root`` (TACOS, Clotho), ``strong_file``,
     ``weak_file`` and ``split`` (TACOS, optional; ``release`` or ``authors``), ``encoding``
-    (Clotho, optional), ``labels`` and ``audio`` (AudioSet).
+    (Clotho, optional), ``labels`` and ``audio`` (AudioSet, the eval or the training labels).
     """
     report = DataReport(dataset)
     if dataset == "tacos":
@@ -47,8 +49,9 @@ def prepare_dataset(dataset: str, source: dict, out_dir: str | os.PathLike) -> D
             for split in CLOTHO_SPLITS
             for clip in read_clotho(source["root"], split, report, encoding=encoding)
         ]
-    elif dataset == "audioset":
-        clips = read_audioset_strong(source["labels"], source["audio"], report, split="eval")
+    elif dataset in ("audioset", "audioset_train"):
+        split = DATASET_SPLITS[dataset][0]
+        clips = read_audioset_strong(source["labels"], source["audio"], report, split=split)
     else:
         raise ValueError(f"unknown dataset {dataset!r}; expected one of {list(DATASET_SPLITS)}")
     _write_splits(clips, DATASET_SPLITS[dataset], Path(out_dir), report)

@@ -5,12 +5,12 @@ query ``k``) (DESIGN 6): both towers give unit-norm embeddings, so it is a dot p
 sigmoid, no median filter. Scores are written with ``ScoreWriter``, every frame of the input
 (the frame protocol is applied when the file is read).
 
-Padding rule: every batch is zero-padded to its longest clip, but to at least ``min_seconds``
-(the input length the model was trained on, from its spec: 30 s for the paper, as the authors
-score their padded 30 s input), and up to a whole number of frames. AudioSet clips last at
-most 10 s, so every clip is embedded as one input of ``min_seconds`` whatever its batch: the BiGRU runs over the padding (dual.py), and a
-batch-dependent length would make a clip's scores depend on its neighbours and on the batch
-size. Only a clip longer than ``min_seconds`` sees a batch-dependent length.
+Padding rule: every batch is zero-padded to its longest clip, but to at least ``min_seconds`` (the
+input length the model was trained on, from its spec: 30 s for the paper, as the authors score their
+padded 30 s input), and up to a whole number of frames. AudioSet clips last at most 10 s, so every
+clip is embedded as one input of ``min_seconds`` whatever its batch: the BiGRU runs over the padding
+(dual.py), and a batch-dependent length would make a clip's scores depend on its neighbours and on
+the batch size. Only a clip longer than ``min_seconds`` sees a batch-dependent length.
 """
 
 from __future__ import annotations
@@ -240,8 +240,7 @@ def _supervised_batch(
         logits = model(waveforms.to(device)).float().cpu().numpy()
     classes = read_class_list("train")
     return [
-        np.stack([supervised_scores(clip, classes, name) for clip in logits])
-        for name in query_sets
+        np.stack([supervised_scores(clip, classes, name) for clip in logits]) for name in query_sets
     ]
 
 

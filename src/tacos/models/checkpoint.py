@@ -102,6 +102,17 @@ def model_weights(checkpoint: dict, path: str | os.PathLike) -> dict[str, torch.
     }
 
 
+def load_backbone_weights(backbone: nn.Module, checkpoint: str | os.PathLike) -> None:
+    """Start an audio backbone from the ``backbone`` of a trained supervised model (strict)."""
+    prefix = "backbone."
+    weights = model_weights(read_checkpoint(checkpoint), checkpoint)
+    state = {key[len(prefix) :]: value for key, value in weights.items() if key.startswith(prefix)}
+    if not state:
+        raise ValueError(f"{checkpoint} holds no 'backbone' weights: not a supervised model")
+    backbone.load_state_dict(state, strict=True)
+    log.info("audio backbone initialised from %s", checkpoint)
+
+
 def load_model_weights(model: nn.Module, checkpoint: str | os.PathLike) -> None:
     """Load the ``model.*`` weights of a training checkpoint into a bare model (strict)."""
     model.load_state_dict(model_weights(read_checkpoint(checkpoint), checkpoint), strict=True)
@@ -149,27 +160,44 @@ def load_trained_model(
     return model.to(device).eval(), spec
 
 
-def write_supervised_checkpoint(audio: dict, out: str | os.PathLike) -> Path:
-    """The supervised row's model: ``audio.checkpoint`` (``ASIT_strong_1``) with its own strong
-    head, as a checkpoint in the training layout that the score rule reads like any other."""
-    from tacos.models.supervised import SupervisedConfig, load_strong_head_checkpoint
+def supervised_build(audio: dict) -> dict:
+    """A supervised model's build section: the ``audio`` part of a model section (its
+    checkpoint left out) and the strong head's frame step."""
+    from tacos.models.supervised import SupervisedConfig
 
     settings = SupervisedConfig()
     architecture = {key: value for key, value in audio.items() if key != "checkpoint"}
-    build = {"audio": architecture, "delta": settings.input_seconds / settings.seq_len}
-    model = build_supervised(build)
-    load_strong_head_checkpoint(model, audio["checkpoint"])
-    spec = ModelSpec(
+    return {"audio": architecture, "delta": settings.input_seconds / settings.seq_len}
+
+
+def supervised_spec(build: dict, sample_rate: int, seed: int, **protocol) -> ModelSpec:
+    """The spec of a supervised model: the first 10 s as input and the authors' scoring."""
+    from tacos.models.supervised import SupervisedConfig
+
+    settings = SupervisedConfig()
+    return ModelSpec(
         build=build,
         input_seconds=settings.input_seconds,
-        sample_rate=model.sample_rate,
+        sample_rate=sample_rate,
         stage="supervised",
-        seed=0,
+        seed=seed,
         protocol={
             "scores": "strong-head logits",
             "median_filter": settings.median_filter,
             "input": f"first {settings.input_seconds:g} s",
+            **protocol,
         },
         kind="supervised",
     )
+
+
+def write_supervised_checkpoint(audio: dict, out: str | os.PathLike) -> Path:
+    """The supervised row's model: ``audio.checkpoint`` (``ASIT_strong_1``) with its own strong
+    head, as a checkpoint in the training layout that the score rule reads like any other."""
+    from tacos.models.supervised import load_strong_head_checkpoint
+
+    build = supervised_build(audio)
+    model = build_supervised(build)
+    load_strong_head_checkpoint(model, audio["checkpoint"])
+    spec = supervised_spec(build, model.sample_rate, seed=0, weights="ASIT_strong_1")
     return save_model(model, spec, out)

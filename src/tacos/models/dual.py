@@ -158,7 +158,7 @@ def build_model(config: dict[str, Any]) -> AudioTextModel:
     _reject_unknown(text, _TEXT_KEYS, "text.")
     sizes.update({key: config[key] for key in sizes if key in config})
 
-    backbone = _build_asit(audio) if encoder == "asit" else _build_demo(audio)
+    backbone = build_backbone(audio)
     text_model = text.get("model", "roberta-base" if encoder == "asit" else BUNDLED_MINILM)
     text_encoder = TextEncoder(
         text_model,
@@ -169,6 +169,12 @@ def build_model(config: dict[str, Any]) -> AudioTextModel:
         freeze=bool(text.get("freeze", False)),
     )
     return AudioTextModel(backbone, text_encoder, backbone.output_dim, **sizes)
+
+
+def build_backbone(audio: dict[str, Any]) -> nn.Module:
+    """The audio backbone of a model section's ``audio`` part: ASiT (loaded from
+    ``audio.checkpoint`` when given) or the demo CNN."""
+    return _build_asit(audio) if audio.get("encoder") == "asit" else _build_demo(audio)
 
 
 def _build_asit(audio: dict[str, Any]) -> ASiT:

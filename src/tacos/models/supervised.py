@@ -38,6 +38,7 @@ from tacos.models.asit import (
     describe_mismatch,
     read_checkpoint,
 )
+from tacos.models.dual import build_backbone
 
 SUPERVISED_QUERY_SETS = ("classes407", "categories50")
 STRONG_HEAD_PREFIX = "strong_head."
@@ -225,16 +226,10 @@ def supervised_scores(
 
 
 def build_supervised(build: dict) -> SupervisedSED:
-    """The supervised model from its spec's build section: ``audio`` (an ASiT model section:
-    ``asit`` overrides, ``frame_tokens``; the checkpoint is loaded separately) and ``delta``
-    (which must be the head's frame step, 0.04 s)."""
-    from tacos.models.asit import ASiT, ASiTConfig
-
-    audio = build.get("audio", {})
-    overrides = dict(audio.get("asit", {}))
-    if "frame_tokens" in audio:
-        overrides["frame_tokens"] = audio["frame_tokens"]
-    model = SupervisedSED(ASiT(ASiTConfig(**overrides)))
+    """The supervised model from its spec's build section: ``audio`` (a model section's audio
+    part: ASiT or the demo CNN; a checkpoint there is loaded, e.g. for training from it) and
+    ``delta`` (which must be the head's frame step, 0.04 s)."""
+    model = SupervisedSED(build_backbone(build.get("audio", {})))
     if abs(model.frame_step - float(build["delta"])) > 1e-12:
         raise ValueError(f"the strong head gives {model.frame_step} s frames, not {build['delta']}")
     return model

@@ -60,8 +60,42 @@ def lr_factor(step: int, steps_per_epoch: int, optim: OptimConfig) -> float:
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-class TacosModule(L.LightningModule):
-    """Wraps an ``AudioTextModel`` with its losses, optimiser, schedule and validation."""
+class SpecModule(L.LightningModule):
+    """What every training stage shares: the model with its spec (saved in each checkpoint),
+    AdamW with the authors' schedule, and per-epoch seeding for exact resumes."""
+
+    def __init__(self, model: nn.Module, optim: OptimConfig, spec: ModelSpec) -> None:
+        super().__init__()
+        self.model = model
+        self.spec = spec
+        self.seed = spec.seed
+        self.optim = optim
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """Keep the model's spec in every checkpoint, so a checkpoint alone rebuilds it."""
+        checkpoint[MODEL_SPEC_KEY] = self.spec.to_dict()
+
+    def on_train_epoch_start(self) -> None:
+        """Seed dropout and other model randomness from the epoch, so a resumed run repeats it."""
+        torch.manual_seed(self.seed * 100_003 + self.current_epoch)
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.AdamW(
+            self.parameters(), lr=self.optim.lr, weight_decay=self.optim.weight_decay
+        )
+        # Optimiser steps per epoch as this process takes them (under DDP: its share of the
+        # batches; with limit_train_batches: the limit), known once the trainer is attached.
+        steps_per_epoch = math.ceil(
+            self.trainer.estimated_stepping_batches / self.trainer.max_epochs
+        )
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: lr_factor(step, steps_per_epoch, self.optim)
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+class TacosModule(SpecModule):
+    """Wraps an ``AudioTextModel`` with its losses and its Clotho retrieval validation."""
 
     def __init__(
         self,
@@ -70,12 +104,8 @@ class TacosModule(L.LightningModule):
         optim: OptimConfig,
         spec: ModelSpec,
     ) -> None:
-        super().__init__()
-        self.model = model
-        self.spec = spec
-        self.seed = spec.seed
+        super().__init__(model, optim, spec)
         self.loss = loss
-        self.optim = optim
         self._val_audio: list[torch.Tensor] = []
         self._val_text: list[torch.Tensor] = []
         self._val_caption_clip: list[torch.Tensor] = []
@@ -155,25 +185,3 @@ class TacosModule(L.LightningModule):
         self._val_audio.clear()
         self._val_text.clear()
         self._val_caption_clip.clear()
-
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        """Keep the model's spec in every checkpoint, so a checkpoint alone rebuilds it."""
-        checkpoint[MODEL_SPEC_KEY] = self.spec.to_dict()
-
-    def on_train_epoch_start(self) -> None:
-        """Seed dropout and other model randomness from the epoch, so a resumed run repeats it."""
-        torch.manual_seed(self.seed * 100_003 + self.current_epoch)
-
-    def configure_optimizers(self):
-        optimizer = torch.optim.AdamW(
-            self.parameters(), lr=self.optim.lr, weight_decay=self.optim.weight_decay
-        )
-        # Optimiser steps per epoch as this process takes them (under DDP: its share of the
-        # batches; with limit_train_batches: the limit), known once the trainer is attached.
-        steps_per_epoch = math.ceil(
-            self.trainer.estimated_stepping_batches / self.trainer.max_epochs
-        )
-        schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: lr_factor(step, steps_per_epoch, self.optim)
-        )
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

@@ -4,13 +4,13 @@ Metrics: one Lightning CSV log per start in ``<out>/attempts/<NNN>/``, merged in
 ``<out>/metrics.csv`` (each epoch from the attempt that last ran it).
 
 Checkpoints: ``<out>/checkpoints/epoch<NNN>.ckpt`` every epoch, ``last.ckpt`` and ``best.ckpt``
-(highest Clotho validation mAP@10); ``train`` returns the one ``evaluated_weights`` names
-(``last``: the authors', who test the model ``fit`` leaves in memory). A run that finds
-``last.ckpt`` resumes from it: the sampler, the caption draws and the model's randomness depend on (seed, epoch) only, so the
-resumed run ends with the weights an uninterrupted run would have. Under SLURM, SIGUSR1
-requeues the job after saving (Lightning's SLURM plugin); SIGTERM stops it after the current
-step with ``TrainingInterrupted`` (a non-zero exit, so Snakemake or SLURM sees the job
-unfinished), and the next start resumes from the last epoch checkpoint.
+(highest Clotho validation mAP@10); ``train`` returns the one ``evaluated_weights`` names (``last``:
+the authors', who test the model ``fit`` leaves in memory). A run that finds ``last.ckpt`` resumes
+from it: the sampler, the caption draws and the model's randomness depend on (seed, epoch) only, so
+the resumed run ends with the weights an uninterrupted run would have. Under SLURM, SIGUSR1 requeues
+the job after saving (Lightning's SLURM plugin); SIGTERM stops it after the current step with
+``TrainingInterrupted`` (a non-zero exit, so Snakemake or SLURM sees the job unfinished), and the
+next start resumes from the last epoch checkpoint.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from lightning.pytorch.plugins.environments import SLURMEnvironment
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from torch.utils.data import DataLoader
 
-from tacos.models.checkpoint import ModelSpec, load_model_weights
+from tacos.models.checkpoint import ModelSpec, load_backbone_weights, load_model_weights
 from tacos.models.dual import build_model
 from tacos.training.data import (
     CaptionedClips,
@@ -105,25 +105,46 @@ def train(
     out_dir: str | os.PathLike,
     init_checkpoint: str | os.PathLike | None = None,
     callbacks: Sequence[L.Callback] = (),
+    backbone_checkpoint: str | os.PathLike | None = None,
 ) -> Path:
-    """Train, validate each epoch, and return the path of the evaluated checkpoint.
+    """Train the dual encoder, validate each epoch, and return the evaluated checkpoint's path.
 
     The model is built from ``spec.build`` and ``spec`` is saved in every checkpoint.
+    ``init_checkpoint``: a trained dual encoder to start from (fine-tuning);
+    ``backbone_checkpoint``: a checkpoint whose ``backbone`` starts the audio backbone (the
+    demo's supervised pretraining, as ``ASIT_strong_1`` starts the paper's).
     ``callbacks`` are added to the trainer's own (checkpointing) callbacks.
     """
-    out_dir = Path(out_dir)
     seed = spec.seed
     L.seed_everything(seed, workers=True)
     model = build_model(spec.build)
+    if backbone_checkpoint:
+        load_backbone_weights(model.audio_backbone, backbone_checkpoint)
     if init_checkpoint:
         load_model_weights(model, init_checkpoint)
     mode: CollateMode = "frame" if loss.frame_level else "clip"
-    train_loader = _loader(train_data, training, seed, mode, shuffle=True)
-    val_loader = _loader(val_data, training, seed, "retrieval", shuffle=False)
+    train_loader = loader(train_data, training, seed, mode, shuffle=True)
+    val_loader = loader(val_data, training, seed, "retrieval", shuffle=False)
     module = TacosModule(model, loss, optim, spec)
+    return fit(module, training, train_loader, val_loader, out_dir, callbacks)
+
+
+def fit(
+    module: L.LightningModule,
+    training: TrainingConfig,
+    train_loader: DataLoader,
+    val_loader: DataLoader | None,
+    out_dir: str | os.PathLike,
+    callbacks: Sequence[L.Callback] = (),
+) -> Path:
+    """Fit ``module`` with checkpoints every epoch, resuming from ``last.ckpt``; returns the
+    checkpoint ``training.evaluated_weights`` names (``best`` needs validation)."""
+    out_dir = Path(out_dir)
+    if val_loader is None and training.evaluated_weights == "best":
+        raise ValueError("evaluated_weights 'best' needs validation data; use 'last'")
     checkpoints = out_dir / "checkpoints"
     last = checkpoints / "last.ckpt"
-    trainer = _trainer(training, out_dir, checkpoints, callbacks)
+    trainer = _trainer(training, out_dir, checkpoints, callbacks, validated=val_loader is not None)
     try:
         trainer.fit(module, train_loader, val_loader, ckpt_path=last if last.is_file() else None)
     except SIGTERMException as stop:
@@ -158,9 +179,11 @@ def merge_attempt_metrics(attempts_dir: Path, out_path: Path) -> None:
         os.replace(partial, out_path)
 
 
-def _loader(
+def loader(
     data: SplitData, training: TrainingConfig, seed: int, mode: CollateMode, shuffle: bool
 ) -> DataLoader:
+    """Batches of a split, inputs padded or cropped to ``training.max_seconds``; shuffled by
+    (seed, epoch) and without the last short batch for training."""
     items = training.items if shuffle else "clips"
     dataset = CaptionedClips(data.manifest, data.store, training.max_seconds, seed, items)
     n_samples = round(training.max_seconds * training.sample_rate)
@@ -176,7 +199,11 @@ def _loader(
 
 
 def _trainer(
-    training: TrainingConfig, out_dir: Path, checkpoints: Path, callbacks: Sequence[L.Callback]
+    training: TrainingConfig,
+    out_dir: Path,
+    checkpoints: Path,
+    callbacks: Sequence[L.Callback],
+    validated: bool = True,
 ) -> L.Trainer:
     every_epoch = ModelCheckpoint(
         dirpath=checkpoints,
@@ -212,7 +239,7 @@ def _trainer(
         precision=precision,
         deterministic=not on_gpu,
         logger=CSVLogger(out_dir / ATTEMPTS_DIR, name="", version=_next_attempt(out_dir)),
-        callbacks=[every_epoch, best, *callbacks],
+        callbacks=[every_epoch, *([best] if validated else []), *callbacks],
         plugins=plugins,
         limit_train_batches=training.limit_train_batches,
         num_sanity_val_steps=0,

@@ -13,7 +13,13 @@ import os
 import shutil
 from pathlib import Path
 
-from tacos.models.checkpoint import ModelSpec, read_checkpoint, read_spec
+from tacos.models.checkpoint import (
+    ModelSpec,
+    read_checkpoint,
+    read_spec,
+    supervised_build,
+    supervised_spec,
+)
 from tacos.training.module import LossConfig, OptimConfig
 from tacos.training.run import SplitData, TrainingConfig, train
 
@@ -27,6 +33,11 @@ def model_config(config: dict, delta: float | None = None) -> dict:
         model["delta"] = float(delta)
     model["delta"] = float(model["delta"])
     return model
+
+
+def phase_optim(phase: dict) -> OptimConfig:
+    """The optimiser settings of a phase section (``training.pretrain`` etc.)."""
+    return OptimConfig(**{key: phase[key] for key in OptimConfig.__annotations__ if key in phase})
 
 
 def stage_settings(config: dict, stage: str) -> tuple[TrainingConfig, OptimConfig, LossConfig]:
@@ -43,7 +54,7 @@ def stage_settings(config: dict, stage: str) -> tuple[TrainingConfig, OptimConfi
             "items": training["clotho_items"] if stage == "pretrain" else "clips",
         }
     )
-    optim = OptimConfig(**{key: phase[key] for key in OptimConfig.__annotations__ if key in phase})
+    optim = phase_optim(phase)
     if stage == "pretrain":
         weights = {"global": 1.0, "frame": 0.0}
     else:
@@ -86,6 +97,7 @@ def run_stage(
     seed: int,
     delta: float | None = None,
     init_checkpoint: str | os.PathLike | None = None,
+    backbone_checkpoint: str | os.PathLike | None = None,
 ) -> None:
     """Train one stage in the folder of ``out_model`` and copy its evaluated checkpoint there."""
     out_model = Path(out_model)
@@ -107,7 +119,40 @@ def run_stage(
         val_data,
         out_model.parent,
         init_checkpoint=init_checkpoint,
+        backbone_checkpoint=backbone_checkpoint,
     )
+    _keep(evaluated, out_model)
+
+
+def run_supervised(
+    config: dict, train_data: SplitData, out_model: str | os.PathLike, seed: int
+) -> None:
+    """Train the demo's audio encoder with a strong head on AudioSet Strong labels (the role
+    ``ASIT_strong_1`` plays for the paper), with the ``training.supervised`` phase."""
+    from tacos.models.supervised import SupervisedConfig
+    from tacos.training.supervised import train_supervised
+
+    out_model = Path(out_model)
+    training = config["training"]
+    phase = training["supervised"]
+    trainer = TrainingConfig.from_dict(
+        {
+            **training,
+            "epochs": phase["epochs"],
+            "sample_rate": config["audio"]["sample_rate"],
+            "max_seconds": SupervisedConfig().input_seconds,
+            "evaluated_weights": "last",
+        }
+    )
+    optim = phase_optim(phase)
+    build = supervised_build(config["model"]["audio"])
+    spec = supervised_spec(build, trainer.sample_rate, int(seed), evaluated_weights="last")
+    evaluated = train_supervised(spec, trainer, optim, train_data, out_model.parent)
+    _keep(evaluated, out_model)
+
+
+def _keep(checkpoint: Path, out_model: Path) -> None:
+    """Copy the evaluated checkpoint to the rule's output, atomically."""
     partial = out_model.with_name(out_model.name + ".partial")
-    shutil.copyfile(evaluated, partial)
+    shutil.copyfile(checkpoint, partial)
     os.replace(partial, out_model)

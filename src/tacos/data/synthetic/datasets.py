@@ -75,7 +75,7 @@ DEFAULT_CONFIG: dict = {
         "min_duration": 15.0,
         "max_duration": 30.0,
     },
-    "audioset": {"n_eval": 60, "duration": 10.0},
+    "audioset": {"n_eval": 60, "duration": 10.0, "n_train": 0},
 }
 MANIFEST_NAME = "demo_manifest.json"
 DEMO_ENTRIES = ("tacos", "clotho", "audioset", MANIFEST_NAME)  # what make_demo_data writes
@@ -566,6 +566,32 @@ def _audioset_clip(
     ]
 
 
+def _write_audioset_split(
+    path: Path,
+    clips: Sequence[tuple[str, int]],
+    seed: np.random.SeedSequence,
+    audio_dir: Path,
+    sample_rate: int,
+    duration: float,
+    workers: int,
+) -> int:
+    """Write the clips' wavs and their labels TSV; returns the number of label rows."""
+    per_clip = _map(
+        _audioset_clip,
+        seed.spawn(len(clips)),
+        range(len(clips)),
+        clips,
+        [audio_dir] * len(clips),
+        [sample_rate] * len(clips),
+        [duration] * len(clips),
+        workers=workers,
+    )
+    rows = [row for clip_rows in per_clip for row in clip_rows]
+    rows.sort(key=lambda row: (row[0], float(row[1]), float(row[2]), row[3]))
+    _write_table(path, AUDIOSET_COLUMNS, rows, delimiter="\t")
+    return len(rows)
+
+
 def write_audioset_demo(
     out_dir: str | os.PathLike,
     n_eval: int,
@@ -573,29 +599,48 @@ def write_audioset_demo(
     sample_rate: int = 16000,
     duration: float = 10.0,
     workers: int = 1,
+    n_train: int = 0,
 ) -> dict:
-    """Write the AudioSet Strong eval demo (labels TSV with real MIDs, wav clips)."""
+    """Write the AudioSet Strong demo: the eval labels TSV with real MIDs and its wav clips, and
+    with ``n_train`` a training split (``audioset_train_strong.tsv``, other YouTube ids, audio in
+    the same folder) for the supervised pretraining of the demo's audio encoder. The eval files
+    do not depend on ``n_train``."""
     out_dir = Path(out_dir)
     audio_dir = out_dir / "audio"
     audio_dir.mkdir(parents=True, exist_ok=True)
-    layout_seed, clips_seed = _seed_sequence(seed).spawn(2)
+    root = _seed_sequence(seed)
+    layout_seed, clips_seed = root.spawn(2)
     layout = np.random.default_rng(layout_seed)
     clips = [(ytid, 10000 * int(layout.integers(0, 30))) for ytid in _youtube_ids(layout, n_eval)]
-    per_clip = _map(
-        _audioset_clip,
-        clips_seed.spawn(n_eval),
-        range(n_eval),
+    counts = {"files": n_eval}
+    counts["regions"] = _write_audioset_split(
+        out_dir / "audioset_eval_strong.tsv",
         clips,
-        [audio_dir] * n_eval,
-        [sample_rate] * n_eval,
-        [duration] * n_eval,
-        workers=workers,
+        clips_seed,
+        audio_dir,
+        sample_rate,
+        duration,
+        workers,
     )
-    rows = [row for clip_rows in per_clip for row in clip_rows]
-    rows.sort(key=lambda row: (row[0], float(row[1]), float(row[2]), row[3]))
-    _write_table(out_dir / "audioset_eval_strong.tsv", AUDIOSET_COLUMNS, rows, delimiter="\t")
+    if n_train:
+        train_layout_seed, train_clips_seed = root.spawn(2)
+        train_layout = np.random.default_rng(train_layout_seed)
+        eval_ids = {ytid for ytid, _ in clips}
+        candidates = _youtube_ids(train_layout, n_train + n_eval)
+        train_ids = [ytid for ytid in candidates if ytid not in eval_ids][:n_train]
+        train_clips = [(ytid, 10000 * int(train_layout.integers(0, 30))) for ytid in train_ids]
+        counts["train_files"] = n_train
+        counts["train_regions"] = _write_audioset_split(
+            out_dir / "audioset_train_strong.tsv",
+            train_clips,
+            train_clips_seed,
+            audio_dir,
+            sample_rate,
+            duration,
+            workers,
+        )
     shutil.copyfile(resource_path("mid_to_display_name.tsv"), out_dir / "mid_to_display_name.tsv")
-    return {"files": n_eval, "regions": len(rows)}
+    return counts
 
 
 # ---------------------------------------------------------------------------------------------
