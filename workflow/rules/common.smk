@@ -236,11 +236,13 @@ def evaluation_outputs():
 
 
 def training_logs():
-    """The Lightning metrics.csv of every trained model (written next to its checkpoint)."""
+    """The Lightning metrics.csv of every audio-text model (written next to its checkpoint), for
+    the training-curves figure; the supervised model has no Clotho validation to plot.
+    """
     return [
         f"{MODELS_DIR}/{name}/metrics.csv"
         for name in trained_models()
-        if name != "supervised" or SUPERVISED_TRAINED
+        if name != "supervised"
     ]
 
 

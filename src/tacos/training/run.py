@@ -15,12 +15,14 @@ next start resumes from the last epoch checkpoint.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import shutil
 import signal
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 
@@ -54,6 +56,7 @@ warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 BEST_METRIC = "val/mAP@10"
 ATTEMPTS_DIR = "attempts"  # one Lightning CSV log per start of the run
 EVALUATED_WEIGHTS = {"last": "last.ckpt", "best": "best.ckpt"}
+SETTINGS_FILE = "run_settings.json"  # what the checkpoints in the folder were trained with
 
 
 class TrainingInterrupted(RuntimeError):
@@ -126,7 +129,17 @@ def train(
     train_loader = loader(train_data, training, seed, mode, shuffle=True)
     val_loader = loader(val_data, training, seed, "retrieval", shuffle=False)
     module = TacosModule(model, loss, optim, spec)
-    return fit(module, training, train_loader, val_loader, out_dir, callbacks)
+    settings = run_settings(
+        spec,
+        training,
+        optim,
+        loss=asdict(loss),
+        init=init_checkpoint,
+        backbone=backbone_checkpoint,
+        train_data=asdict(train_data),
+        val_data=asdict(val_data),
+    )
+    return fit(module, training, train_loader, val_loader, out_dir, settings, callbacks)
 
 
 def fit(
@@ -135,15 +148,18 @@ def fit(
     train_loader: DataLoader,
     val_loader: DataLoader | None,
     out_dir: str | os.PathLike,
+    settings: dict,
     callbacks: Sequence[L.Callback] = (),
 ) -> Path:
-    """Fit ``module`` with checkpoints every epoch, resuming from ``last.ckpt``; returns the
-    checkpoint ``training.evaluated_weights`` names (``best`` needs validation)."""
+    """Fit ``module`` with checkpoints every epoch, resuming from ``last.ckpt`` when it was
+    written with the same ``settings``; returns the checkpoint ``training.evaluated_weights``
+    names (``best`` needs validation)."""
     out_dir = Path(out_dir)
     if val_loader is None and training.evaluated_weights == "best":
         raise ValueError("evaluated_weights 'best' needs validation data; use 'last'")
     checkpoints = out_dir / "checkpoints"
     last = checkpoints / "last.ckpt"
+    start_afresh_if_changed(out_dir, settings)
     trainer = _trainer(training, out_dir, checkpoints, callbacks, validated=val_loader is not None)
     try:
         trainer.fit(module, train_loader, val_loader, ckpt_path=last if last.is_file() else None)
@@ -155,6 +171,34 @@ def fit(
     finally:
         merge_attempt_metrics(out_dir / ATTEMPTS_DIR, out_dir / "metrics.csv")
     return checkpoints / EVALUATED_WEIGHTS[training.evaluated_weights]
+
+
+def run_settings(spec: ModelSpec, training: TrainingConfig, optim: OptimConfig, **more) -> dict:
+    """Everything a run's weights depend on, to tell a resumable run from a changed one."""
+    return {
+        "spec": spec.to_dict(),
+        "training": asdict(training),
+        "optim": asdict(optim),
+        **{
+            key: str(value) if isinstance(value, os.PathLike) else value
+            for key, value in more.items()
+        },
+    }
+
+
+def start_afresh_if_changed(out_dir: Path, settings: dict) -> None:
+    """Drop the checkpoints and logs of an earlier run with other (or unrecorded) settings, so
+    that a changed config retrains instead of resuming the old run; record this run's settings."""
+    path = out_dir / SETTINGS_FILE
+    text = json.dumps(settings, sort_keys=True, default=str, indent=1) + "\n"
+    last = out_dir / "checkpoints" / "last.ckpt"
+    unknown = last.is_file() and not path.is_file()
+    if unknown or (path.is_file() and path.read_text(encoding="utf-8") != text):
+        log.warning("%s was trained with other settings: training starts afresh", out_dir)
+        for folder in (out_dir / "checkpoints", out_dir / ATTEMPTS_DIR):
+            shutil.rmtree(folder, ignore_errors=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
 
 
 def merge_attempt_metrics(attempts_dir: Path, out_path: Path) -> None:

@@ -5,13 +5,17 @@ AudioSet Strong; the demo does the same for its CNN on the demo's AudioSet Stron
 before Clotho pretraining, so that its pipeline mirrors the paper's, and the trained model is
 Table 3's supervised row. Loss: binary cross-entropy of the strong head's frame logits against
 frame targets (frame ``t`` of class ``k`` is 1 when an event of ``k`` covers it, on the frame
-grid of ``tacos.frames``), over the 447 classes of the head.
+grid of ``tacos.frames``), over the 447 classes of the head. Most targets are 0, so the head's
+biases start at the logit of a small prior (``PRIOR``, as in RetinaNet): otherwise the first
+hundreds of steps only learn that every class is mostly absent.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import lightning as L
@@ -24,7 +28,9 @@ from tacos.models.checkpoint import ModelSpec
 from tacos.models.supervised import SupervisedSED, build_supervised
 from tacos.training.data import Batch
 from tacos.training.module import OptimConfig, SpecModule
-from tacos.training.run import SplitData, TrainingConfig, fit, loader
+from tacos.training.run import SplitData, TrainingConfig, fit, loader, run_settings
+
+PRIOR = 0.01
 
 
 def frame_targets(batch: Batch, n_frames: int, step: float, classes: Sequence[str]) -> torch.Tensor:
@@ -54,6 +60,7 @@ class SupervisedModule(SpecModule):
     def __init__(self, model: SupervisedSED, optim: OptimConfig, spec: ModelSpec) -> None:
         super().__init__(model, optim, spec)
         self.classes = read_class_list("train")
+        torch.nn.init.constant_(model.strong_head.bias, math.log(PRIOR / (1 - PRIOR)))
 
     def training_step(self, batch: Batch, batch_index: int) -> torch.Tensor:
         logits = self.model(batch.waveforms)
@@ -76,4 +83,5 @@ def train_supervised(
     L.seed_everything(spec.seed, workers=True)
     module = SupervisedModule(build_supervised(spec.build), optim, spec)
     train_loader = loader(train_data, training, spec.seed, "frame", shuffle=True)
-    return fit(module, training, train_loader, None, out_dir, callbacks)
+    settings = run_settings(spec, training, optim, train_data=asdict(train_data))
+    return fit(module, training, train_loader, None, out_dir, settings, callbacks)
