@@ -3,7 +3,8 @@ per query set (the model is loaded and each clip embedded once for all of them).
 
 import torch
 
-from tacos.evaluation.scoring import ScoreTarget, query_set, score_query_sets
+from tacos.data.audioset import query_set
+from tacos.evaluation.scoring import ScoreTarget, score_query_sets
 from tacos.logs import setup_logging
 from tacos.models.checkpoint import load_trained_model
 

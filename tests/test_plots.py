@@ -17,6 +17,7 @@ from tacos.plots import (
     run_label,
 )
 from tacos.tables import read_per_class, read_results
+from tacos.training.run import SETTINGS_FILE
 
 CLASSES = ["Bark", "Rain", "Speech"]
 GROUND_TRUTH = {
@@ -111,8 +112,10 @@ def test_per_class_figure_averages_seeds(tmp_path, result_paths):
 
 
 def test_training_curves_figure_reads_lightning_logs(tmp_path):
-    run = tmp_path / "results" / "models" / "strong" / "delta0.04" / "seed1"
+    run = tmp_path / "a_run"  # the label comes from the run's spec, not from its path
     run.mkdir(parents=True)
+    spec = {"stage": "strong", "seed": 1, "build": {"delta": 0.04}}
+    (run / SETTINGS_FILE).write_text(json.dumps({"spec": spec}), encoding="utf-8")
     log = run / "metrics.csv"
     log.write_text(
         "epoch,step,train/frame_loss,train/loss,val/R@1,val/R@10,val/R@5,val/mAP@10\n"

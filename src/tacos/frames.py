@@ -18,10 +18,12 @@ its end (a clip of 10.00025 s at 20 ms has 501 frames, the last one 0.25 ms long
 from __future__ import annotations
 
 import math
-from typing import overload
+from typing import TYPE_CHECKING, overload
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch tensors are handled through their methods: no torch import here,
+    import torch  # so that the metric workers that read score files stay light
 
 MICRO_FRAMES = 10**6
 """Resolution of frame positions: 1e-6 frame (20 ns at 20 ms frames)."""
@@ -41,10 +43,14 @@ def micro_frames(seconds: torch.Tensor, step: float) -> torch.Tensor: ...
 def micro_frames(seconds, step):
     """``seconds / step`` in integer micro-frames (round half to even, in float64)."""
     _check_step(step)
-    if isinstance(seconds, torch.Tensor):
-        return torch.round(seconds.double() / step * MICRO_FRAMES).long()
+    if _is_tensor(seconds):
+        return (seconds.double() / step * MICRO_FRAMES).round().long()
     scaled = np.rint(np.asarray(seconds, dtype=np.float64) / step * MICRO_FRAMES).astype(np.int64)
     return int(scaled) if scaled.ndim == 0 else scaled
+
+
+def _is_tensor(value) -> bool:
+    return type(value).__module__.startswith("torch")
 
 
 def frame_floor(seconds, step: float):

@@ -13,6 +13,7 @@ its inputs and output paths explicitly; the format of each output follows its su
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -220,15 +221,17 @@ def plot_per_class(
 
 
 def run_label(metrics_csv: PathLike) -> str:
-    """``stage delta seed`` of a run from its ``results/models/...`` path, e.g. ``strong d0.04 s1``.
+    """``stage delta seed`` of a run, e.g. ``strong d0.04 s1`` (``pretrain`` alone), from the
+    model spec in the run's settings file next to its log; the folder's name without one."""
+    from tacos.training.run import SETTINGS_FILE
 
-    Falls back to the parent folder's name for paths outside that layout.
-    """
-    parts = Path(metrics_csv).parent.parts
-    if "models" not in parts:
+    settings = Path(metrics_csv).with_name(SETTINGS_FILE)
+    if not settings.is_file():
         return Path(metrics_csv).parent.name
-    run = parts[parts.index("models") + 1 :]
-    return " ".join(part.replace("delta", "d").replace("seed", "s") for part in run)
+    spec = json.loads(settings.read_text(encoding="utf-8"))["spec"]
+    if spec["stage"] == "pretrain":
+        return "pretrain"
+    return f"{spec['stage']} d{float(spec['build']['delta']):g} s{spec['seed']}"
 
 
 def read_training_log(metrics_csv: PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -15,6 +15,7 @@ from tiny_model import RATE, TINY_MODEL
 
 import tacos.logs
 from tacos.data.audio import write_audio
+from tacos.data.audioset import query_set
 from tacos.data.manifest import Clip, Region, read_manifest, write_manifest
 from tacos.data.store import AudioStore, build_audio_store
 from tacos.evaluation.report import evaluate, ground_truth_for, write_results
@@ -22,7 +23,6 @@ from tacos.evaluation.scores import ScoreReader, ScoreWriter
 from tacos.evaluation.scoring import (
     ScoreTarget,
     padded_samples,
-    query_set,
     score_clips,
     score_query_sets,
 )

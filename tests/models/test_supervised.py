@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from tacos.data.audioset import read_categories, read_class_list
+from tacos.data.audioset import query_set, read_categories, read_class_list
 from tacos.models.asit import ASIT_STRONG_1_URL, ASiT, ASiTConfig, CheckpointError
 from tacos.models.demo_encoder import DemoAudioEncoder, DemoEncoderConfig
 from tacos.models.fixtures import random_asit_release, write_random_asit_release
@@ -16,7 +16,6 @@ from tacos.models.supervised import (
     fit_sequence_length,
     load_strong_head_checkpoint,
     median_filter_frames,
-    query_names,
     query_scores,
     supervised_scores,
 )
@@ -213,7 +212,7 @@ def test_classes407_picks_the_eval_columns_by_name():
     order = np.random.default_rng(0).permutation(447)
     permuted = query_scores(logits[:, order], [train[i] for i in order], "classes407")
     np.testing.assert_array_equal(permuted, scores)
-    assert query_names("classes407") == read_class_list("eval_train")
+    assert query_set("classes407")[0] == read_class_list("eval_train")
 
 
 def test_categories50_sums_the_member_columns():
@@ -222,7 +221,7 @@ def test_categories50_sums_the_member_columns():
     logits = np.random.default_rng(2).integers(-50, 50, (7, 447)).astype(np.float32)
     scores = query_scores(logits, train, "categories50")
     names = list(categories["category_to_sentence"])
-    assert query_names("categories50") == names and len(names) == 50
+    assert query_set("categories50")[0] == names and len(names) == 50
     assert scores.shape == (7, 50)
     for k, name in enumerate(names):
         members = [train.index(c) for c in categories["category_to_audioset"][name]]
@@ -237,7 +236,7 @@ def test_supervised_scores_filter_each_class_then_sum():
     scores = supervised_scores(logits, train, "categories50")
     filtered = direct_median(logits, 9)
     members = read_categories()["category_to_audioset"]
-    for k, name in enumerate(query_names("categories50")):
+    for k, name in enumerate(query_set("categories50")[0]):
         expected = filtered[:, [train.index(c) for c in members[name]]].sum(axis=1)
         np.testing.assert_allclose(scores[:, k], expected, rtol=0, atol=1e-5)
     np.testing.assert_array_equal(

@@ -11,6 +11,7 @@ if SOURCE == "demo":
             "results/benchmarks/demo_data.tsv"
         conda:
             "../../envs/tacos.yaml"
+        threads: 2
         params:
             demo=config["data"]["demo"],
         script:

@@ -44,6 +44,21 @@ def read_categories() -> dict:
     return json.loads(resource_path("audioset_50_categories.json").read_text(encoding="utf-8"))
 
 
+QUERY_SETS = ("classes407", "categories50")
+
+
+def query_set(name: str) -> tuple[list[str], list[str]]:
+    """Class names and their text queries: ``classes407`` (each display name queried by itself)
+    or ``categories50`` (each category queried by its sentence, e.g. "A dog is barking.")."""
+    if name == "classes407":
+        names = read_class_list("eval_train")
+        return names, list(names)
+    if name == "categories50":
+        sentences = read_categories()["category_to_sentence"]
+        return list(sentences), list(sentences.values())
+    raise ValueError(f"unknown query set {name!r}; choose one of {QUERY_SETS}")
+
+
 def read_mid_map(path: str | os.PathLike | None = None) -> dict[str, str]:
     """MID -> display name; the project's copy unless ``path`` is given."""
     path = Path(path) if path else resource_path("mid_to_display_name.tsv")

@@ -28,7 +28,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from tacos.data.audioset import read_categories
+from tacos.data.audioset import query_set, read_categories
 from tacos.data.manifest import Clip, read_manifest
 from tacos.evaluation.ground_truth import (
     GroundTruth,
@@ -37,7 +37,6 @@ from tacos.evaluation.ground_truth import (
     events_from_clips,
 )
 from tacos.evaluation.scores import FrameProtocol, ScoreReader, check_frame_protocol
-from tacos.evaluation.scoring import query_set
 from tacos.evaluation.sed_metrics import sed_metrics
 
 log = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from tacos.data.audioset import read_categories, read_class_list
+from tacos.data.audioset import read_class_list
 from tacos.data.manifest import Clip, read_manifest
 from tacos.data.store import AudioStore
 from tacos.evaluation.scores import ScoreWriter
@@ -36,20 +36,6 @@ from tacos.models.dual import AudioTextModel
 from tacos.models.supervised import SupervisedSED, supervised_scores
 
 log = logging.getLogger(__name__)
-
-QUERY_SETS = ("classes407", "categories50")
-
-
-def query_set(name: str) -> tuple[list[str], list[str]]:
-    """Class names and their text queries: ``classes407`` (each display name queried by itself)
-    or ``categories50`` (each category queried by its sentence, e.g. "A dog is barking.")."""
-    if name == "classes407":
-        names = read_class_list("eval_train")
-        return names, list(names)
-    if name == "categories50":
-        sentences = read_categories()["category_to_sentence"]
-        return list(sentences), list(sentences.values())
-    raise ValueError(f"unknown query set {name!r}; choose one of {QUERY_SETS}")
 
 
 def padded_samples(longest: int, sample_rate: int, delta: float, min_seconds: float) -> int:

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from scipy import ndimage
 from torch import nn
 
-from tacos.data.audioset import read_categories, read_class_list
+from tacos.data.audioset import QUERY_SETS, query_set, read_categories
 from tacos.models.asit import (
     CheckpointError,
     backbone_state_dict,
@@ -40,7 +40,6 @@ from tacos.models.asit import (
 )
 from tacos.models.dual import build_backbone
 
-SUPERVISED_QUERY_SETS = ("classes407", "categories50")
 STRONG_HEAD_PREFIX = "strong_head."
 MEDIAN_FILTER_MODE = "reflect"
 """``scipy.ndimage`` edge mode of the median filter: scipy's default (``d c b a | a b c d | d c b
@@ -167,15 +166,6 @@ def median_filter_frames(logits: np.ndarray | torch.Tensor, size: int) -> np.nda
     return ndimage.median_filter(array, size=(int(size), 1), mode=MEDIAN_FILTER_MODE)
 
 
-def query_names(query_set_name: str) -> list[str]:
-    """Column names of ``query_scores``: the 407 display names or the 50 category names."""
-    if query_set_name == "classes407":
-        return read_class_list("eval_train")
-    if query_set_name == "categories50":
-        return list(read_categories()["category_to_sentence"])
-    raise ValueError(f"unknown query set {query_set_name!r}; choose one of {SUPERVISED_QUERY_SETS}")
-
-
 def query_scores(
     logits: np.ndarray | torch.Tensor, train_classes: Sequence[str], query_set_name: str
 ) -> np.ndarray:
@@ -202,15 +192,15 @@ def query_scores(
         return [column[name] for name in wanted]
 
     if query_set_name == "classes407":
-        return array[:, columns(query_names("classes407"))]
+        return array[:, columns(query_set("classes407")[0])]
     if query_set_name == "categories50":
         members = read_categories()["category_to_audioset"]
         pooled = [
             array[:, columns(members[category])].sum(axis=1)
-            for category in query_names("categories50")
+            for category in query_set("categories50")[0]
         ]
         return np.stack(pooled, axis=1)
-    raise ValueError(f"unknown query set {query_set_name!r}; choose one of {SUPERVISED_QUERY_SETS}")
+    raise ValueError(f"unknown query set {query_set_name!r}; choose one of {QUERY_SETS}")
 
 
 def supervised_scores(
