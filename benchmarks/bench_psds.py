@@ -36,12 +36,13 @@ def make_eval_set(
     """A score file and its ground truth (JSON); class k of clip i gets events in turn."""
     import numpy as np
 
-    from tacos.evaluation.scores import ScoreWriter, frames_within
+    from tacos.evaluation.scores import ScoreWriter
+    from tacos.frames import frame_count
 
     rng = np.random.default_rng(seed)
     classes = [f"class {k}" for k in range(n_classes)]
     delta = 1.0 / frame_rate
-    n_frames = frames_within(duration, delta)
+    n_frames = frame_count(duration, delta)
     starts = np.arange(n_frames) * delta
     truth = {}
     store = directory / f"scores_{n_clips}.h5"
@@ -82,11 +83,11 @@ def measure(
     metrics = None
     if method == "plain":
         with ScoreReader(store) as reader:
-            frames = reader.score_dataframes(scored_classes(truth, reader.class_names))
+            frames = reader.score_dataframes("trimmed", scored_classes(truth, reader.class_names))
             durations = reader.durations
         metrics = sed_metrics_plain(frames, truth, durations)
     elif method == "scalable":
-        metrics, _ = sed_metrics(store, truth, workers, classes_per_job)
+        metrics, _ = sed_metrics(store, truth, "trimmed", workers, classes_per_job)
     return {
         "seconds": time.perf_counter() - start,
         "rss_self_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

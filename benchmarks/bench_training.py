@@ -18,6 +18,7 @@ import torch
 import yaml
 
 from tacos.data.manifest import Region
+from tacos.models.checkpoint import ModelSpec
 from tacos.models.dual import build_model
 from tacos.training.data import Example, collate
 from tacos.training.module import LossConfig, TacosModule
@@ -72,7 +73,8 @@ def main() -> None:
         ("strong (frame-wise Eq. 6)", LossConfig(global_weight=0.0, frame_weight=1.0), "frame"),
     ):
         model = build_model(config["model"])
-        module = TacosModule(model, loss, optim)
+        spec = ModelSpec(config["model"], trainer.max_seconds, rate, "strong", seed=0)
+        module = TacosModule(model, loss, optim, spec)
         module.log = lambda *args, **kwargs: None  # no trainer attached
         batch = collate(examples, n_samples, mode)
         results[name] = clips_per_second(module, batch, args.steps)

@@ -33,7 +33,7 @@ SNAKEFILE = REPO / "workflow" / "Snakefile"
 SYSTEM_CONF_DIR = Path("/etc/slurm")
 # A strong fine-tuning pulls in demo data, data preparation, pretraining and fine-tuning.
 TARGET = "results/models/strong/delta0.04/seed1/model.ckpt"
-TRAINING_RULES = {"pretrain", "finetune"}
+TRAINING_RULES = {"train_supervised", "pretrain", "finetune"}
 NODE_MEMORY_MB = 8000
 RUN_TIMEOUT_S = 1200
 # squeue fields separated by "|": job id, comment (the rule), trackable resources asked, state.
@@ -49,10 +49,10 @@ def tiny_config(train_gpus: int) -> dict:
     demo["clotho"].update(
         n_development=3, n_validation=2, n_evaluation=2, min_duration=5.0, max_duration=8.0
     )
-    demo["audioset"]["n_eval"] = 3
+    demo["audioset"].update(n_eval=3, n_train=3)
     training = config["training"]
     training.update(seeds=[1], batch_size=2, accelerator="cpu")
-    for phase in ("pretrain", "finetune"):
+    for phase in ("pretrain", "finetune", "supervised"):
         training[phase].update(epochs=1, warmup_epochs=0, cosine_epochs=1)
     config["resources"]["train"].update(gpu=train_gpus, mem_mb=2000, runtime=10)
     return config
@@ -326,6 +326,7 @@ def test_every_planned_job_ran_through_sbatch_and_completed(slurm_run, slurm_clu
 def test_training_jobs_get_the_gpu_and_the_others_none(slurm_run, slurm_cluster):
     tres = {rule_of(job): job["tres"] for job in slurm_cluster.jobs()}
     assert {rule: tres[rule] for rule in TRAINING_RULES} == {
+        "train_supervised": "gres:gpu:1",
         "pretrain": "gres:gpu:1",
         "finetune": "gres:gpu:1",
     }

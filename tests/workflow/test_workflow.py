@@ -188,7 +188,7 @@ def test_changing_a_finetuning_parameter_reruns_only_what_depends_on_it(tiny_dem
         "tables": 1,
         "figures": 1,
         "all": 1,
-        "total": 27,
+        "total": 35,
     }
 
 
