@@ -9,9 +9,10 @@ from tacos.models.asit import ASiTConfig
 from tacos.models.fixtures import write_random_asit_release, write_tiny_roberta
 
 setup_logging(snakemake.log[0])
-outputs = snakemake.output
-if "asit" in outputs:
-    write_random_asit_release(outputs.asit, ASiTConfig(**snakemake.params.asit))
-if "roberta" in outputs:
+# the outputs are named: `asit`, `roberta` or both (Namedlist: `in` would test the values)
+asit, roberta = snakemake.output.get("asit"), snakemake.output.get("roberta")
+if asit:
+    write_random_asit_release(asit, ASiTConfig(**snakemake.params.asit))
+if roberta:
     texts = read_class_list("train") + list(read_categories()["category_to_sentence"].values())
-    write_tiny_roberta(Path(outputs.roberta).parent, texts)
+    write_tiny_roberta(Path(roberta).parent, texts)

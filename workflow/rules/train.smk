@@ -2,9 +2,10 @@
 
 if SUPERVISED_RELEASE:
 
+    # ASIT_strong_1.pt is the user's to bring (README); the rule names it when it is missing.
     rule supervised_model:
         input:
-            AUDIO_MODEL["checkpoint"],
+            **demo_model_files(),
         output:
             model=f"{MODELS_DIR}/supervised/model.ckpt",
         log:
