@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 import subprocess
@@ -21,7 +22,13 @@ from tacos.models.dual import build_model
 from tacos.training import data as training_data
 from tacos.training.data import CaptionedClips, EpochShuffleSampler, Example, collate
 from tacos.training.module import LossConfig, OptimConfig, lr_factor
-from tacos.training.run import SplitData, TrainingConfig, load_model_weights, train
+from tacos.training.run import (
+    SETTINGS_FILE,
+    SplitData,
+    TrainingConfig,
+    load_model_weights,
+    train,
+)
 from tacos.training.stages import stage_protocol, stage_settings
 
 TRAINING = TrainingConfig(
@@ -305,3 +312,15 @@ def test_stage_settings_and_protocol_follow_the_config(tmp_path):
     del config["training"]["evaluated_weights"]
     with pytest.raises(KeyError, match="evaluated_weights"):
         stage_protocol(config, "strong", None)
+
+
+def test_a_run_with_other_settings_starts_afresh_instead_of_resuming(tmp_path, tiny_data):
+    run(tmp_path, tiny_data, GLOBAL)
+    run(tmp_path, tiny_data, GLOBAL)  # same settings: resumes from last.ckpt, trains nothing
+    assert len(list((tmp_path / "attempts").iterdir())) == 2
+    run(tmp_path, tiny_data, GLOBAL, training=dataclasses.replace(TRAINING, epochs=1))
+    assert len(list((tmp_path / "attempts").iterdir())) == 1  # the old run's logs are gone
+    checkpoints = sorted(path.name for path in (tmp_path / "checkpoints").iterdir())
+    assert checkpoints == ["best.ckpt", "epoch000.ckpt", "last.ckpt"]
+    settings = json.loads((tmp_path / SETTINGS_FILE).read_text())
+    assert settings["training"]["epochs"] == 1
