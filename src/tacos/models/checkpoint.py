@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -84,11 +85,29 @@ class ModelSpec:
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
-    """The checkpoint dict on the CPU; a missing file is an error that names it."""
+    """The checkpoint dict on the CPU, read with ``weights_only=True`` (tensors and plain values
+    only: a file a user passes cannot run code); a missing or foreign file is an error that
+    names it."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
-    return torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
+        raise ValueError(
+            f"{path} is not a model file of tacos (weights and spec only): "
+            f"{str(error).splitlines()[0]}"
+        ) from error
+
+
+def export_model(checkpoint: str | os.PathLike, out: str | os.PathLike) -> Path:
+    """A training checkpoint's model as a model file: the ``model.*`` weights and the spec,
+    without optimiser state (a third of the size; read with ``weights_only=True``)."""
+    trained = read_checkpoint(checkpoint)
+    state = {
+        key: value for key, value in trained["state_dict"].items() if key.startswith(MODEL_PREFIX)
+    }
+    return _save(state, read_spec(trained, checkpoint), out)
 
 
 def model_weights(checkpoint: dict, path: str | os.PathLike) -> dict[str, torch.Tensor]:
@@ -133,9 +152,13 @@ def build_from_spec(spec: ModelSpec) -> nn.Module:
 def save_model(model: nn.Module, spec: ModelSpec, path: str | os.PathLike) -> Path:
     """A checkpoint in the training layout (``state_dict`` with ``model.`` keys and the spec),
     written atomically, for models that are not trained here (the supervised row)."""
+    state = {MODEL_PREFIX + key: value for key, value in model.state_dict().items()}
+    return _save(state, spec, path)
+
+
+def _save(state: dict[str, torch.Tensor], spec: ModelSpec, path: str | os.PathLike) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {MODEL_PREFIX + key: value for key, value in model.state_dict().items()}
     partial = path.with_name(path.name + ".partial")
     torch.save({"state_dict": state, MODEL_SPEC_KEY: spec.to_dict()}, partial)
     os.replace(partial, path)

@@ -3,14 +3,15 @@
 Metrics: one Lightning CSV log per start in ``<out>/attempts/<NNN>/``, merged into
 ``<out>/metrics.csv`` (each epoch from the attempt that last ran it).
 
-Checkpoints: ``<out>/checkpoints/epoch<NNN>.ckpt`` every epoch, ``last.ckpt`` and ``best.ckpt``
-(highest Clotho validation mAP@10); ``train`` returns the one ``evaluated_weights`` names (``last``:
-the authors', who test the model ``fit`` leaves in memory). A run that finds ``last.ckpt`` resumes
-from it: the sampler, the caption draws and the model's randomness depend on (seed, epoch) only, so
-the resumed run ends with the weights an uninterrupted run would have. Under SLURM, SIGUSR1 requeues
-the job after saving (Lightning's SLURM plugin); SIGTERM stops it after the current step with
-``TrainingInterrupted`` (a non-zero exit, so Snakemake or SLURM sees the job unfinished), and the
-next start resumes from the last epoch checkpoint.
+Checkpoints: the latest epoch's ``<out>/checkpoints/epoch<NNN>.ckpt`` with ``last.ckpt`` linked to
+it and, when the best epoch is evaluated, ``best.ckpt`` (highest Clotho validation mAP@10);
+``train`` returns the one ``evaluated_weights`` names (``last``: the authors', who test the model
+``fit`` leaves in memory). A run that finds ``last.ckpt`` resumes from it: the sampler, the caption
+draws and the model's randomness depend on (seed, epoch) only, so the resumed run ends with the
+weights an uninterrupted run would have. Under SLURM, SIGUSR1 requeues the job after saving
+(Lightning's SLURM plugin); SIGTERM stops it after the current step with ``TrainingInterrupted`` (a
+non-zero exit, so Snakemake or SLURM sees the job unfinished), and the next start resumes from the
+last epoch checkpoint.
 """
 
 from __future__ import annotations
@@ -160,7 +161,8 @@ def fit(
     checkpoints = out_dir / "checkpoints"
     last = checkpoints / "last.ckpt"
     start_afresh_if_changed(out_dir, settings)
-    trainer = _trainer(training, out_dir, checkpoints, callbacks, validated=val_loader is not None)
+    keep_best = training.evaluated_weights == "best"
+    trainer = _trainer(training, out_dir, checkpoints, callbacks, keep_best)
     try:
         trainer.fit(module, train_loader, val_loader, ckpt_path=last if last.is_file() else None)
     except SIGTERMException as stop:
@@ -247,14 +249,16 @@ def _trainer(
     out_dir: Path,
     checkpoints: Path,
     callbacks: Sequence[L.Callback],
-    validated: bool = True,
+    keep_best: bool,
 ) -> L.Trainer:
-    every_epoch = ModelCheckpoint(
+    # The latest epoch's checkpoint with last.ckpt linked to it (for resuming) and, when the best
+    # epoch is evaluated, best.ckpt: nothing else, as each holds the model and optimiser state.
+    last = ModelCheckpoint(
         dirpath=checkpoints,
         filename="epoch{epoch:03d}",
         auto_insert_metric_name=False,
-        save_top_k=-1,
-        save_last=True,
+        save_top_k=1,
+        save_last="link",
         enable_version_counter=False,
     )
     best = ModelCheckpoint(
@@ -283,7 +287,7 @@ def _trainer(
         precision=precision,
         deterministic=not on_gpu,
         logger=CSVLogger(out_dir / ATTEMPTS_DIR, name="", version=_next_attempt(out_dir)),
-        callbacks=[every_epoch, *([best] if validated else []), *callbacks],
+        callbacks=[last, *([best] if keep_best else []), *callbacks],
         plugins=plugins,
         limit_train_batches=training.limit_train_batches,
         num_sanity_val_steps=0,

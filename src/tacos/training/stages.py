@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import copy
 import os
-import shutil
 from pathlib import Path
 
 from tacos.models.checkpoint import (
     ModelSpec,
+    export_model,
     read_checkpoint,
     read_spec,
     supervised_build,
@@ -152,7 +152,5 @@ def run_supervised(
 
 
 def _keep(checkpoint: Path, out_model: Path) -> None:
-    """Copy the evaluated checkpoint to the rule's output, atomically."""
-    partial = out_model.with_name(out_model.name + ".partial")
-    shutil.copyfile(checkpoint, partial)
-    os.replace(partial, out_model)
+    """The evaluated checkpoint's model (weights and spec) as the rule's output."""
+    export_model(checkpoint, out_model)
