@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from numpy.lib.stride_tricks import sliding_window_view
+from scipy import ndimage
 
 from tacos.data.audio import load_audio
 from tacos.evaluation.scoring import batch_frame_scores, batch_frames, embed_queries
@@ -160,12 +160,11 @@ def median_frames(seconds: float, delta: float) -> int:
 
 
 def median_filter(scores: np.ndarray, size: int) -> np.ndarray:
-    """Median over ``size`` (odd) frames centred on each frame, edge frames repeated."""
+    """Median over ``size`` (odd) frames centred on each frame, edge frames repeated, per query
+    (scipy's filter: no copy of ``size`` values per frame, so hour-long files fit)."""
     if size <= 1:
         return scores
-    half = size // 2
-    padded = np.pad(scores, ((half, half), (0, 0)), mode="edge")
-    return np.median(sliding_window_view(padded, size, axis=0), axis=-1)
+    return ndimage.median_filter(scores, size=(size, 1), mode="nearest")
 
 
 def extract_events(

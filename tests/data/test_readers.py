@@ -122,6 +122,15 @@ def test_tacos_bad_region_rows_are_counted_skips(tmp_path, bad_row, kind):
     assert sum(len(clip.regions) for clip in clips) == 4
 
 
+@pytest.mark.parametrize("empty", ["annotations_strong.csv", "annotations_weak.csv"])
+def test_tacos_annotations_with_a_header_and_no_rows_stop_naming_the_file(tmp_path, empty):
+    root = make_tacos(tmp_path, GOOD_STRONG)
+    header = (root / empty).read_text(encoding="utf-8").splitlines()[0]
+    (root / empty).write_text(header + "\n", encoding="utf-8")
+    with pytest.raises(DataFormatError, match=f"{empty}: has a header but no rows"):
+        read_tacos(root, DataReport("tacos"))
+
+
 def test_tacos_offset_past_end_is_clamped_and_flagged(tmp_path):
     report = DataReport("tacos")
     clips = read_tacos(
@@ -221,6 +230,18 @@ def test_clotho_reads_captions_and_reports_bad_rows(tmp_path):
         "no_captions": 1,
         "unreadable_audio": 1,
     }
+
+
+def test_clotho_name_with_a_leading_space_finds_its_file(tmp_path):
+    """Two real development names start with a space, and so do their files in the archive."""
+    root = make_clotho(tmp_path, [[" Ambience Birds.wav", "a", "b", "c", "d", "e"]])
+    assert (root / "validation" / " Ambience Birds.wav").is_file()
+    report = DataReport("clotho")
+    clips = read_clotho(root, "validation", report)
+    assert [(clip.clip_id, clip.audio_path) for clip in clips] == [
+        ("Ambience Birds", str(root / "validation" / " Ambience Birds.wav"))
+    ]
+    assert report.skipped == {}
 
 
 def test_clotho_latin1_file_reads_with_its_encoding(tmp_path):

@@ -40,7 +40,8 @@ def read_clotho(
             report.skip("duplicate_row", path, row, f"{file_name} listed twice")
             continue
         seen.add(file_name)
-        clip = _clip(root / split, file_name, split, record, path, row, report)
+        audio_file = _audio_file(root / split, record["file_name"], file_name)
+        clip = _clip(audio_file, split, record, path, row, report)
         if clip is not None:
             clips.append(clip)
     report.keep(f"{split}_clips", len(clips))
@@ -48,9 +49,15 @@ def read_clotho(
     return clips
 
 
+def _audio_file(audio_dir: Path, listed: str, cleaned: str) -> Path:
+    """The audio file of a row: the name exactly as listed when it exists (two real development
+    names start with a space, and so do their files in the archive), else the cleaned name."""
+    exact = audio_dir / listed
+    return exact if listed != cleaned and exact.is_file() else audio_dir / cleaned
+
+
 def _clip(
-    audio_dir: Path,
-    file_name: str,
+    audio_file: Path,
     split: str,
     record: dict[str, str],
     path: Path,
@@ -65,14 +72,14 @@ def _clip(
         else:
             report.skip("empty_text", path, row, f"{column} is empty")
     if not captions:
-        report.skip("no_captions", path, row, f"{file_name} has no caption left")
+        report.skip("no_captions", path, row, f"{audio_file.name} has no caption left")
         return None
-    duration = probe_duration(audio_dir / file_name, report, path, row)
+    duration = probe_duration(audio_file, report, path, row)
     if duration is None:
         return None
     return Clip(
-        clip_id=Path(file_name).stem,
-        audio_path=str(audio_dir / file_name),
+        clip_id=Path(audio_file.name.strip()).stem,
+        audio_path=str(audio_file),
         duration=duration,
         captions=tuple(captions),
         split=split,

@@ -197,6 +197,13 @@ def _rows_by_file(
 ) -> dict[str, list[tuple[int, dict[str, str]]]]:
     """Rows grouped by filename; exact duplicates and files of no split are counted skips."""
     frame = read_table(path, columns, aliases={"caption": "text"}, fix_missing=FIX_FETCH)
+    if frame.empty:
+        raise DataFormatError(
+            path,
+            "has a header but no rows, so no clip would have captions",
+            "download the release again (the fetch step checks its md5) or point the config at "
+            "a complete annotations file",
+        )
     grouped: dict[str, list[tuple[int, dict[str, str]]]] = defaultdict(list)
     seen: set[tuple[str, ...]] = set()
     for row, record in numbered_rows(frame):

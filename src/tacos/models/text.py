@@ -61,7 +61,7 @@ def _not_found(name: str, reason: str) -> TextModelNotFoundError:
     return TextModelNotFoundError(
         f"cannot load text model {name!r}: {reason.rstrip('.')}. Without a reachable model "
         "hub (offline machine or HF_HUB_OFFLINE=1), download the model once elsewhere, e.g. "
-        f"`huggingface-cli download {name} --local-dir models/{Path(name).name}`, and set the "
+        f"`hf download {name} --local-dir models/{Path(name).name}`, and set the "
         "config key text.model to that local folder (it must hold config.json, the tokenizer "
         f"files and the weights), or use text.model: {BUNDLED_MINILM} for the bundled MiniLM."
     )
