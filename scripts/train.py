@@ -3,11 +3,14 @@
 import torch
 
 from tacos.logs import setup_logging
-from tacos.training.run import SplitData
+from tacos.training.run import SplitData, check_gpus
 from tacos.training.stages import run_stage
 
 setup_logging(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
+check_gpus(
+    int(snakemake.resources.get("gpu", 0)), snakemake.params.config["training"]["accelerator"]
+)
 run_stage(
     dict(snakemake.params.config),
     snakemake.wildcards.get("stage", "pretrain"),

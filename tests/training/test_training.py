@@ -24,8 +24,10 @@ from tacos.training.data import CaptionedClips, EpochShuffleSampler, Example, co
 from tacos.training.module import LossConfig, OptimConfig, lr_factor
 from tacos.training.run import (
     SETTINGS_FILE,
+    NoGpuError,
     SplitData,
     TrainingConfig,
+    check_gpus,
     load_model_weights,
     train,
 )
@@ -325,3 +327,13 @@ def test_a_run_with_other_settings_starts_afresh_instead_of_resuming(tmp_path, t
     assert checkpoints == ["epoch000.ckpt", "last.ckpt"]
     settings = json.loads((tmp_path / SETTINGS_FILE).read_text())
     assert settings["training"]["epochs"] == 1
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA device")
+def test_a_job_given_gpus_without_cuda_stops_naming_driver_and_build():
+    check_gpus(0, "auto")  # no GPU asked for: the CPU is right
+    check_gpus(1, "cpu")  # explicitly on the CPU (the test cluster's fake GPU)
+    with pytest.raises(NoGpuError, match=r"asked for 1 GPU\(s\) but sees no CUDA device") as error:
+        check_gpus(1, "auto")
+    assert f"torch {torch.__version__}" in str(error.value)
+    assert "nvidia-smi" in str(error.value)

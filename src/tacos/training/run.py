@@ -175,6 +175,27 @@ def fit(
     return checkpoints / EVALUATED_WEIGHTS[training.evaluated_weights]
 
 
+class NoGpuError(RuntimeError):
+    """A job was given GPUs but this process sees no CUDA device."""
+
+
+def check_gpus(requested: int, accelerator: str) -> None:
+    """Stop a job that asked the scheduler for GPUs but would silently train on the CPU.
+
+    ``requested``: the job's ``gpu`` resource; an explicit ``accelerator: cpu`` opts out (the
+    test cluster's fake GPU).
+    """
+    if requested <= 0 or accelerator == "cpu" or torch.cuda.is_available():
+        return
+    build = f"torch {torch.__version__} (CUDA {torch.version.cuda or 'none: a CPU build'})"
+    raise NoGpuError(
+        f"this job asked for {requested} GPU(s) but sees no CUDA device with {build}; "
+        f"CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', '<unset>')}. Check the "
+        "node's NVIDIA driver (nvidia-smi) and that torch is a CUDA build, or set "
+        "resources.train.gpu: 0 to train on the CPU"
+    )
+
+
 def run_settings(spec: ModelSpec, training: TrainingConfig, optim: OptimConfig, **more) -> dict:
     """Everything a run's weights depend on, to tell a resumable run from a changed one."""
     return {
