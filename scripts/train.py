@@ -1,4 +1,4 @@
-"""Rules pretrain and finetune: train one stage and keep its best checkpoint as the output."""
+"""Rules pretrain and finetune: train one stage and keep its evaluated weights as the output."""
 
 import torch
 
