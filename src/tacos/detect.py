@@ -127,13 +127,19 @@ def stitched_scores(
     waveform: np.ndarray,
     text: torch.Tensor,
     settings: DetectionSettings,
+    covered: int | None = None,
 ) -> np.ndarray:
-    """Frame scores ``[frame_count(duration), K]``: the mean over the windows covering a frame."""
+    """Frame scores ``[frame_count(duration), K]``: the mean over the windows covering a frame.
+
+    ``covered``: the frames the model gives for one window (``covered_frames``), when the caller
+    has it already; probed otherwise.
+    """
     window, hop = window_frames(settings.window, settings.hop, model.delta)
     frame_samples = model.sample_rate * model.delta
     n_frames = frame_count(len(waveform) / model.sample_rate, model.delta)
     window_samples = round(window * frame_samples)
-    covered = covered_frames(model, window_samples, window)
+    if covered is None:
+        covered = covered_frames(model, window_samples, window)
     starts = window_starts(n_frames, covered, hop)
     first_samples = [round(start * frame_samples) for start in starts]
     padded = np.zeros(max(first_samples[-1] + window_samples, len(waveform)), np.float32)
@@ -223,11 +229,12 @@ def detect_file(
     text: torch.Tensor,
     thresholds: Sequence[float],
     settings: DetectionSettings,
+    covered: int | None = None,
 ) -> Detection:
     """Decode one file at the model's rate, score it window by window and extract its events."""
     waveform = load_audio(audio_path, model.sample_rate)
     duration = len(waveform) / model.sample_rate
-    scores = stitched_scores(model, waveform, text, settings)
+    scores = stitched_scores(model, waveform, text, settings, covered)
     name = Path(audio_path).name
     events = extract_events(scores, model.delta, duration, queries, thresholds, settings, name)
     return Detection(name, waveform, scores, duration, tuple(events))
@@ -241,13 +248,18 @@ def detect(
 ) -> list[Detection]:
     """Detections of every file; inputs are checked before any work, queries embedded once."""
     thresholds = check_queries(queries, settings.thresholds)
-    window_frames(settings.window, settings.hop, model.delta)
+    window, _ = window_frames(settings.window, settings.hop, model.delta)
     names = [Path(path).name for path in audio_paths]
     if len(set(names)) != len(names):
         raise ValueError("two audio files share a file name; the TSV could not tell them apart")
     model.eval()
     text = embed_queries(model, queries)
-    return [detect_file(model, path, queries, text, thresholds, settings) for path in audio_paths]
+    # one probe of the model's frames per window for all files, not one per file
+    covered = covered_frames(model, round(window * model.sample_rate * model.delta), window)
+    return [
+        detect_file(model, path, queries, text, thresholds, settings, covered)
+        for path in audio_paths
+    ]
 
 
 def event_rows(events: Sequence[Event]) -> list[tuple[str, str, str, str, str]]:

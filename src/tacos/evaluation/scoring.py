@@ -207,7 +207,8 @@ def batch_scorer(model: torch.nn.Module, targets: Sequence[ScoreTarget]) -> Batc
     """The scores of one batch for every target: cosine frame scores of a dual encoder (each
     clip embedded once for all targets), or a supervised model's post-processed logits."""
     if isinstance(model, SupervisedSED):
-        return partial(_supervised_batch, model, [target.query_set for target in targets])
+        names = [target.query_set for target in targets]
+        return partial(_supervised_batch, model, read_class_list("train"), names)
     texts = [embed_queries(model, target.queries) for target in targets]
 
     def dual(waveforms: torch.Tensor, lengths: torch.Tensor) -> list[np.ndarray]:
@@ -219,12 +220,16 @@ def batch_scorer(model: torch.nn.Module, targets: Sequence[ScoreTarget]) -> Batc
 
 @torch.no_grad()
 def _supervised_batch(
-    model: SupervisedSED, query_sets: Sequence[str], waveforms: torch.Tensor, _: torch.Tensor
+    model: SupervisedSED,
+    classes: Sequence[str],
+    query_sets: Sequence[str],
+    waveforms: torch.Tensor,
+    _: torch.Tensor,
 ) -> list[np.ndarray]:
+    """``classes``: the strong head's 447 class names, in its output order."""
     device = model_device(model)
     with inference_precision(device):
         logits = model(waveforms.to(device)).float().cpu().numpy()
-    classes = read_class_list("train")
     return [
         np.stack([supervised_scores(clip, classes, name) for clip in logits]) for name in query_sets
     ]
