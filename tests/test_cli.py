@@ -1,8 +1,11 @@
-"""The `tacos` command runs the data steps outside Snakemake: demo data, prepare, store."""
+"""The `tacos` command runs the data steps outside Snakemake (demo data, prepare, store) and
+names the extra that detection needs where it is missing."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -35,3 +38,23 @@ def test_demo_data_prepare_and_store_from_the_command_line(tmp_path, monkeypatch
     with AudioStore(store) as audio:
         assert len(audio) == 3
         assert audio.sample_rate == 16000
+
+
+def test_detect_without_the_models_extra_names_the_extra_to_install():
+    """`tacos detect` in an install without torch stops with the pip command that adds it."""
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'torch':\n"
+        "            raise ModuleNotFoundError(name, name=name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from tacos.cli import main\n"
+        "main(['detect', 'a.wav', '--query', 'dog', '--checkpoint', 'm.ckpt', '--out', 'o.tsv'])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "tacos detect: error: torch is not installed; detection needs the models extra: "
+        "pip install 'tacos-reproduction[models]'"
+    )

@@ -39,7 +39,14 @@ def _build_store(args: argparse.Namespace) -> int:
 
 def _detect(args: argparse.Namespace) -> int:
     from tacos.data.audio import AudioReadError
-    from tacos.detect import DetectionSettings, run_detection
+
+    try:
+        from tacos.detect import DetectionSettings, run_detection
+    except ModuleNotFoundError as missing:
+        raise SystemExit(
+            f"tacos detect: error: {missing.name} is not installed; detection needs the models "
+            "extra: pip install 'tacos-reproduction[models]'"
+        ) from missing
 
     settings = DetectionSettings(
         thresholds=tuple(args.threshold or (0.5,)),

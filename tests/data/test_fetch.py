@@ -577,6 +577,6 @@ def test_snakemake_script_fetches_into_output_and_logs(
         output=[str(tmp_path / "tiny" / "fetch_report.json")],
         log=[str(tmp_path / "fetch.log")],
     )
-    runpy.run_path(str(REPO / "scripts/fetch_dataset.py"), init_globals={"snakemake": smk})
+    runpy.run_path(str(REPO / "workflow/scripts/fetch_dataset.py"), init_globals={"snakemake": smk})
     assert json.loads((tmp_path / "tiny" / "fetch_report.json").read_text())["dataset"] == "tiny"
     assert "labels.csv: verified" in (tmp_path / "fetch.log").read_text()

@@ -1,4 +1,4 @@
-"""The cluster profile (slurm/config.yaml) on a real single-node SLURM brought up by the test.
+"""The cluster profile (slurm/config.v9+.yaml) on a real single-node SLURM brought up by the test.
 
 munged, slurmctld and slurmd run as root on 127.0.0.1 with every state, spool and log file in a
 temporary folder, `select/cons_tres`, no accounting daemon (so job status must come from squeue)

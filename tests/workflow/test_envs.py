@@ -1,9 +1,11 @@
-"""The conda environments of the rules (envs/*.yaml): they parse, come from conda-forge, pin
-exactly what pyproject.toml pins, and `snakemake --sdm conda` accepts them. Conda channels are
-unreachable here, so the dry run uses a stub `conda` that answers snakemake's set-up queries."""
+"""The conda environments of the rules (workflow/envs/*.yaml): they parse, come from
+conda-forge, pin exactly what pyproject.toml pins, keep torch out of the light rules, and
+`snakemake --sdm conda` builds them. Conda channels are unreachable here, so a stub `conda`
+answers snakemake's set-up queries and builds each env's project line for real with pip."""
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import shutil
@@ -20,13 +22,22 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 REPO = Path(__file__).resolve().parents[1].parent
-ENV_FILES = sorted((REPO / "envs").glob("*.yaml"))
-STUB_CONDA = Path(__file__).parent / "stub_conda" / "conda"
+ENV_DIR = REPO / "workflow" / "envs"
+ENV_FILES = sorted(ENV_DIR.glob("*.yaml"))
+RULES_DIR = REPO / "workflow" / "rules"
+STUB_CONDA_DIR = Path(__file__).parent / "stub_conda"
 # conda-forge names of packages whose PyPI name differs.
-PYPI_NAMES = {"pysoundfile": "soundfile", "soxr-python": "soxr"}
+PYPI_NAMES = {"pysoundfile": "soundfile", "soxr-python": "soxr", "msgpack-python": "msgpack"}
 # Entries that are tools of the environment, not dependencies of the project.
 NOT_PROJECT_DEPENDENCIES = {"python", "pip"}
+# Compiled packages the envs take from conda-forge although only dependencies of dependencies
+# need them: sed_scores_eval's build (a C++ Cython extension) and its librosa/dcase_util chain.
+COMPILED_FOR_DEPENDENCIES = {"cxx-compiler", "cython", "numba", "msgpack", "python-magic"}
+# The extras of pyproject.toml each env installs the project with.
+ENV_EXTRAS = {"base.yaml": (), "models.yaml": ("models",)}
+PROJECT_LINE = re.compile(r"-e \$\{TACOS_PROJECT_DIR\}(\[(?P<extras>[a-z,]+)\])?")
 CONDA_SPEC = re.compile(r"(?P<name>[A-Za-z0-9_.\-]+)\s*(?P<version>.*)")
+BLOCKED_IN_THE_LIGHT_ENV = ("torch", "torchaudio", "lightning", "transformers")
 
 
 def conda_requirement(spec: str) -> tuple[str, SpecifierSet]:
@@ -61,20 +72,25 @@ def env_pins(env: dict) -> dict[str, SpecifierSet]:
         if not line.startswith("-e "):
             requirement = Requirement(line)
             pins[canonicalize_name(requirement.name)] = requirement.specifier
-    return {name: spec for name, spec in pins.items() if name not in NOT_PROJECT_DEPENDENCIES}
+    excluded = NOT_PROJECT_DEPENDENCIES | COMPILED_FOR_DEPENDENCIES
+    return {name: spec for name, spec in pins.items() if name not in excluded}
 
 
 def pyproject() -> dict:
     return tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
 
 
-def project_pins() -> dict[str, SpecifierSet]:
-    requirements = [Requirement(line) for line in pyproject()["dependencies"]]
+def project_pins(extras: tuple[str, ...]) -> dict[str, SpecifierSet]:
+    """The pins of the project's dependencies and of the named extras."""
+    lines = [*pyproject()["dependencies"]]
+    for extra in extras:
+        lines += pyproject()["optional-dependencies"][extra]
+    requirements = [Requirement(line) for line in lines]
     return {canonicalize_name(req.name): req.specifier for req in requirements}
 
 
-def test_there_are_env_files():
-    assert ENV_FILES, "envs/ has no *.yaml"
+def test_there_are_the_two_env_files():
+    assert [path.name for path in ENV_FILES] == sorted(ENV_EXTRAS)
 
 
 @pytest.mark.parametrize("path", ENV_FILES, ids=lambda path: path.name)
@@ -93,22 +109,79 @@ def test_env_python_admits_the_versions_the_project_requires(path):
 
 
 @pytest.mark.parametrize("path", ENV_FILES, ids=lambda path: path.name)
-def test_env_installs_the_project_itself(path):
+def test_env_installs_the_project_from_the_variable_the_workflow_sets(path):
     editable = [line for line in pip_lines(load_env(path)) if line.startswith("-e ")]
-    assert [(path.parent / line.removeprefix("-e ").strip()).resolve() for line in editable] == [
-        REPO
-    ]
+    assert len(editable) == 1
+    match = PROJECT_LINE.fullmatch(editable[0])
+    assert match, editable[0]
+    assert tuple(filter(None, (match["extras"] or "").split(","))) == ENV_EXTRAS[path.name]
 
 
 @pytest.mark.parametrize("path", ENV_FILES, ids=lambda path: path.name)
 def test_env_pins_exactly_the_dependencies_of_pyproject(path):
-    pins, wanted = env_pins(load_env(path)), project_pins()
+    pins, wanted = env_pins(load_env(path)), project_pins(ENV_EXTRAS[path.name])
     differing = {
         name: (str(pins.get(name, "<absent>")), str(wanted.get(name, "<absent>")))
         for name in pins.keys() | wanted.keys()
         if pins.get(name) != wanted.get(name)
     }
     assert differing == {}, f"{path.name} vs pyproject.toml (env, pyproject): {differing}"
+
+
+def test_snakemake_is_a_dependency_of_the_workflow_not_of_the_library():
+    library = {canonicalize_name(Requirement(line).name) for line in pyproject()["dependencies"]}
+    assert "snakemake" not in library
+    workflow = [Requirement(line) for line in pyproject()["optional-dependencies"]["workflow"]]
+    assert "snakemake" in {canonicalize_name(req.name) for req in workflow}
+    assert "seaborn" not in library
+
+
+def rule_envs_and_scripts() -> dict[str, tuple[str, str | None]]:
+    """{rule: (env constant, script file)} read from workflow/rules/*.smk."""
+    found = {}
+    for path in sorted(RULES_DIR.glob("*.smk")):
+        blocks = re.split(r"^\s*rule(?: (\w+))?:\n", path.read_text(), flags=re.MULTILINE)
+        for name, body in zip(blocks[1::2], blocks[2::2], strict=True):
+            if name is None:  # rules named in a loop: `name: f"prepare_{dataset}"`
+                name = re.search(r'name:\s*f?"(\w+)', body)[1]
+            env = re.search(r"conda:\s*(\w+_ENV)", body)
+            script = re.search(r'script:\s*"\.\./scripts/(\w+\.py)"', body)
+            if env:
+                found[name] = (env[1], script[1] if script else None)
+    return found
+
+
+def test_rules_that_need_no_torch_run_in_the_light_env():
+    envs = {rule: env for rule, (env, _) in rule_envs_and_scripts().items()}
+    models = {rule for rule, env in envs.items() if env == "MODELS_ENV"}
+    assert models == {
+        "demo_models", "supervised_model", "train_supervised", "pretrain", "finetune", "score",
+    }  # fmt: skip
+    assert {"fetch_", "prepare_", "tables", "figures", "evaluate"} <= {
+        rule.split("{")[0] for rule, env in envs.items() if env == "BASE_ENV"
+    }
+
+
+def test_the_light_env_scripts_import_no_torch():
+    """Each BASE_ENV rule's script runs its imports with torch and friends made unimportable."""
+    scripts = sorted(
+        {script for env, script in rule_envs_and_scripts().values() if env == "BASE_ENV"}
+    )
+    assert "evaluate.py" in scripts and "make_figures.py" in scripts
+    blocker = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name.split('.')[0] in {BLOCKED_IN_THE_LIGHT_ENV!r}:\n"
+        "            raise ModuleNotFoundError(name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+    )
+    for script in scripts:
+        tree = ast.parse((REPO / "workflow" / "scripts" / script).read_text())
+        imports = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
+        code = blocker + "\n".join(ast.unparse(node) for node in imports)
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert result.returncode == 0, f"{script}: {result.stderr[-2000:]}"
 
 
 def test_conda_spec_conversion():
@@ -119,37 +192,65 @@ def test_conda_spec_conversion():
 
 
 @pytest.fixture
-def stub_conda_path(tmp_path) -> Path:
-    """A folder holding only the stub `conda`, executable whatever mode the checkout gave it."""
+def stub_conda_env(tmp_path) -> dict[str, str]:
+    """The environment of a snakemake whose `conda` is the stub, logging its calls."""
     folder = tmp_path / "bin"
     folder.mkdir()
-    shutil.copy(STUB_CONDA, folder / "conda")
+    for name in ("conda", "create_env.py"):
+        shutil.copy(STUB_CONDA_DIR / name, folder / name)
     (folder / "conda").chmod(stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP)
-    return folder
-
-
-def test_conda_dry_run_plans_every_env_and_all_jobs(tmp_path, stub_conda_path):
-    calls = tmp_path / "conda_calls.log"
-    env = {
+    return {
         **os.environ,
-        "PATH": f"{stub_conda_path}{os.pathsep}{os.environ['PATH']}",
-        "STUB_CONDA_LOG": str(calls),
+        "PATH": f"{folder}{os.pathsep}{os.environ['PATH']}",
+        "STUB_CONDA_LOG": str(tmp_path / "conda_calls.log"),
+        "STUB_CONDA_PYTHON": sys.executable,
     }
+
+
+def conda_snakemake(workdir: Path, *args: str) -> list[str]:
+    return [
+        sys.executable, "-m", "snakemake", "--sdm", "conda", "--conda-frontend", "conda",
+        "--snakefile", str(REPO / "workflow" / "Snakefile"),
+        "--configfile", str(REPO / "config" / "config.yaml"), "--directory", str(workdir), *args,
+    ]  # fmt: skip
+
+
+def test_conda_dry_run_plans_every_env_and_all_jobs(tmp_path, stub_conda_env):
     result = subprocess.run(
-        [
-            sys.executable, "-m", "snakemake", "-n", "--sdm", "conda", "--conda-frontend", "conda",
-            "--snakefile", str(REPO / "workflow" / "Snakefile"),
-            "--configfile", str(REPO / "config" / "config.yaml"), "--directory", str(tmp_path),
-        ],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+        conda_snakemake(tmp_path / "run", "-n"),
+        cwd=REPO, env=stub_conda_env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     planned = re.findall(r"Conda environment (\S+) will be created", output)
     assert sorted({Path(path).resolve() for path in planned}) == ENV_FILES
-    assert calls.read_text().splitlines() == [
+    assert (tmp_path / "conda_calls.log").read_text().splitlines() == [
         "info --json",
         "--version",
         "config --get channel_priority --json",
     ]
     assert re.search(r"^pretrain\s+1$", result.stdout, re.MULTILINE)
+
+
+@pytest.mark.slow
+def test_snakemake_builds_each_env_from_its_copy_in_dot_snakemake(tmp_path, stub_conda_env):
+    """Snakemake copies each env file to .snakemake/conda/<hash>.yaml and conda runs its pip
+    section from there: the project line must still reach the repository, editable."""
+    workdir = tmp_path / "run"
+    result = subprocess.run(
+        conda_snakemake(workdir, "--conda-create-envs-only", "--cores", "1"),
+        cwd=tmp_path, env=stub_conda_env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    copies = sorted((workdir / ".snakemake" / "conda").glob("*.yaml"))
+    assert sorted(copy.read_text() for copy in copies) == sorted(
+        path.read_text() for path in ENV_FILES
+    )
+    for copy in copies:
+        python = copy.with_suffix("") / "bin" / "python"
+        where = subprocess.run(
+            [str(python), "-c", "import tacos; print(tacos.__file__)"],
+            cwd=tmp_path, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        assert Path(where.stdout.strip()) == REPO / "src" / "tacos" / "__init__.py"

@@ -14,10 +14,10 @@ rule clean_captions:
     benchmark:
         "results/benchmarks/clean_captions.tsv"
     conda:
-        "../../envs/tacos.yaml"
+        BASE_ENV
     threads: 4
     params:
         raw_file=config["captions"].get("raw_file"),
         backend=caption_settings(),
     script:
-        "../../scripts/clean_captions.py"
+        "../scripts/clean_captions.py"

@@ -1,6 +1,15 @@
 """Paths, dataset sources and input functions shared by every stage."""
 
 import os
+from pathlib import Path
+
+# The rules' conda environments (paths from workflow/rules/): a light one without torch, and one
+# with the model stack for training and scoring. Both install the project from PROJECT_DIR,
+# which their pip sections name as ${TACOS_PROJECT_DIR}: conda runs pip inside
+# .snakemake/conda/, where no relative path reaches the project.
+BASE_ENV = "../envs/base.yaml"
+MODELS_ENV = "../envs/models.yaml"
+os.environ.update(TACOS_PROJECT_DIR=str(Path(workflow.basedir).parent))
 
 DEMO_DIR = "data/demo"
 DEMO_MODELS_DIR = "data/demo_models"  # random-weight model files of a paper-shaped demo

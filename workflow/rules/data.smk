@@ -10,12 +10,12 @@ if SOURCE == "demo":
         benchmark:
             "results/benchmarks/demo_data.tsv"
         conda:
-            "../../envs/tacos.yaml"
+            BASE_ENV
         threads: 2
         params:
             demo=config["data"]["demo"],
         script:
-            "../../scripts/make_demo_data.py"
+            "../scripts/make_demo_data.py"
 
 
 if demo_model_files():
@@ -26,11 +26,11 @@ if demo_model_files():
         log:
             "logs/demo_models.log",
         conda:
-            "../../envs/tacos.yaml"
+            MODELS_ENV
         params:
             asit=AUDIO_MODEL.get("asit", {}),
         script:
-            "../../scripts/make_demo_models.py"
+            "../scripts/make_demo_models.py"
 
 
 for dataset in DATASET_SPLITS:
@@ -45,14 +45,14 @@ for dataset in DATASET_SPLITS:
             log:
                 f"logs/fetch_{dataset}.log",
             conda:
-                "../../envs/tacos.yaml"
+                BASE_ENV
             resources:
                 downloads=1,
             params:
                 dataset=FETCH_NAMES[dataset],
                 base_url=mirror(dataset),
             script:
-                "../../scripts/fetch_dataset.py"
+                "../scripts/fetch_dataset.py"
 
     rule:
         name:
@@ -65,12 +65,12 @@ for dataset in DATASET_SPLITS:
         log:
             f"logs/prepare_{dataset}.log",
         conda:
-            "../../envs/tacos.yaml"
+            BASE_ENV
         params:
             dataset=dataset,
             source=dataset_source(dataset),
         script:
-            "../../scripts/prepare_dataset.py"
+            "../scripts/prepare_dataset.py"
 
 
 rule audio_store:
@@ -84,11 +84,11 @@ rule audio_store:
     benchmark:
         "results/benchmarks/audio_store/{dataset}_{split}.tsv"
     conda:
-        "../../envs/tacos.yaml"
+        BASE_ENV
     threads: 2
     resources:
         mem_mb=4000,
     params:
         sample_rate=config["audio"]["sample_rate"],
     script:
-        "../../scripts/build_audio_store.py"
+        "../scripts/build_audio_store.py"

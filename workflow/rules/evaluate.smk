@@ -15,7 +15,7 @@ rule score:
     wildcard_constraints:
         model=MODEL_PATTERN,
     conda:
-        "../../envs/tacos.yaml"
+        MODELS_ENV
     threads: config["resources"]["score"]["threads"]
     resources:
         gpu=config["resources"]["score"]["gpu"],
@@ -25,7 +25,7 @@ rule score:
         query_sets=QUERY_SETS,
         batch_size=config["evaluation"]["batch_size"],
     script:
-        "../../scripts/score.py"
+        "../scripts/score.py"
 
 
 rule evaluate:
@@ -44,7 +44,7 @@ rule evaluate:
         query_set="classes407|categories50",
         frames="untrimmed|trimmed",
     conda:
-        "../../envs/tacos.yaml"
+        BASE_ENV
     threads: config["evaluation"]["workers"]
     params:
         query_set="{query_set}",
@@ -53,4 +53,4 @@ rule evaluate:
         n_bootstrap=config["evaluation"]["n_bootstrap"],
         seed=config["training"]["seeds"][0],
     script:
-        "../../scripts/evaluate.py"
+        "../scripts/evaluate.py"

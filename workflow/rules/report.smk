@@ -9,12 +9,12 @@ rule tables:
     log:
         "logs/tables.log",
     conda:
-        "../../envs/tacos.yaml"
+        BASE_ENV
     params:
         delta=config["model"]["delta"],
         frames=FRAME_PROTOCOLS,
     script:
-        "../../scripts/make_tables.py"
+        "../scripts/make_tables.py"
 
 
 rule figures:
@@ -29,10 +29,10 @@ rule figures:
     log:
         "logs/figures.log",
     conda:
-        "../../envs/tacos.yaml"
+        BASE_ENV
     params:
         delta=config["model"]["delta"],
         frames=FRAME_PROTOCOLS,
         example_clips=None,
     script:
-        "../../scripts/make_figures.py"
+        "../scripts/make_figures.py"

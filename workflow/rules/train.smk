@@ -11,11 +11,11 @@ if SUPERVISED_RELEASE:
         log:
             "logs/train/supervised.log",
         conda:
-            "../../envs/tacos.yaml"
+            MODELS_ENV
         params:
             audio=AUDIO_MODEL,
         script:
-            "../../scripts/supervised_model.py"
+            "../scripts/supervised_model.py"
 
 
 if SUPERVISED_TRAINED:
@@ -32,7 +32,7 @@ if SUPERVISED_TRAINED:
         benchmark:
             "results/benchmarks/train/supervised.tsv"
         conda:
-            "../../envs/tacos.yaml"
+            MODELS_ENV
         threads: config["resources"]["train"]["threads"]
         resources:
             gpu=config["resources"]["train"]["gpu"],
@@ -42,7 +42,7 @@ if SUPERVISED_TRAINED:
             config=training_config("supervised"),
             seed=config["training"]["seeds"][0],
         script:
-            "../../scripts/train_supervised.py"
+            "../scripts/train_supervised.py"
 
 
 rule pretrain:
@@ -66,7 +66,7 @@ rule pretrain:
     benchmark:
         "results/benchmarks/train/pretrain.tsv"
     conda:
-        "../../envs/tacos.yaml"
+        MODELS_ENV
     threads: config["resources"]["train"]["threads"]
     resources:
         gpu=config["resources"]["train"]["gpu"],
@@ -79,7 +79,7 @@ rule pretrain:
         config=training_config("pretrain"),
         seed=config["training"]["seeds"][0],
     script:
-        "../../scripts/train.py"
+        "../scripts/train.py"
 
 
 rule finetune:
@@ -101,7 +101,7 @@ rule finetune:
         delta=r"\d+(\.\d+)?",
         seed=r"\d+",
     conda:
-        "../../envs/tacos.yaml"
+        MODELS_ENV
     threads: config["resources"]["train"]["threads"]
     resources:
         gpu=config["resources"]["train"]["gpu"],
@@ -115,4 +115,4 @@ rule finetune:
         seed=lambda wildcards: int(wildcards.seed),
         delta=lambda wildcards: float(wildcards.delta),
     script:
-        "../../scripts/train.py"
+        "../scripts/train.py"
