@@ -15,11 +15,23 @@ from torch import Tensor
 from tacos.frames import frame_ceil, frame_floor
 
 
-def global_contrastive_loss(audio: Tensor, text: Tensor, tau: float = 0.05) -> Tensor:
+def global_contrastive_loss(
+    audio: Tensor,
+    text: Tensor,
+    tau: float = 0.05,
+    *,
+    all_audio: Tensor | None = None,
+    all_text: Tensor | None = None,
+    offset: int = 0,
+) -> Tensor:
     """Symmetric InfoNCE between clip embeddings audio[i] and caption embeddings text[i].
 
     logits = audio @ text.T / tau; the loss is the mean of the audio->text and text->audio
     cross-entropies with the matching pair (the diagonal) as target.
+
+    Under DDP, all_audio/all_text hold the pairs of the whole global batch (gathered with
+    gradients), of which this process's pairs are the rows from ``offset``: they are scored
+    against every pair, and the mean is over this process's pairs only.
     """
     _check_tau(tau)
     if audio.ndim != 2 or audio.shape != text.shape:
@@ -27,11 +39,16 @@ def global_contrastive_loss(audio: Tensor, text: Tensor, tau: float = 0.05) -> T
             f"audio and text must both be [batch, dim]; got {tuple(audio.shape)} and "
             f"{tuple(text.shape)}"
         )
+    all_audio = audio if all_audio is None else all_audio
+    all_text = text if all_text is None else all_text
     with _autocast_off(audio):
-        audio, text = _upcast(audio, text)
-        logits = audio @ text.T / tau
-        targets = torch.arange(logits.shape[0], device=logits.device)
-        return (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets)) / 2
+        all_audio, all_text = _upcast(all_audio, all_text)
+        logits = all_audio @ all_text.T / tau
+        rows = slice(offset, offset + len(audio))
+        targets = torch.arange(offset, offset + len(audio), device=logits.device)
+        return (
+            F.cross_entropy(logits[rows], targets) + F.cross_entropy(logits[:, rows].T, targets)
+        ) / 2
 
 
 def regions_to_frames(

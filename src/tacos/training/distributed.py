@@ -1,9 +1,10 @@
-"""Negatives from the whole global batch when training runs on several processes (DDP).
+"""The whole global batch when training runs on several processes (DDP).
 
-On one GPU the frame-wise loss takes its negatives from the captions of the batch's other
-clips; under DDP each process holds only its share of the batch, so the caption embeddings of
-all processes are gathered (with gradients flowing back to their owners) and each process uses
-them as negatives for its own frames, exactly as one process with the whole batch would.
+On one GPU the losses take their negatives from the batch's other clips and average over the
+batch; under DDP each process holds only its share of the batch, so the embeddings of all
+processes are gathered (with gradients flowing back to their owners), each process scores its
+own rows against them, and its loss is scaled to its share of the global mean: the averaged
+gradient is then exactly that of one process holding the whole batch.
 """
 
 from __future__ import annotations
@@ -49,3 +50,31 @@ def gather_negatives(
 
 def is_distributed() -> bool:
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def gather_rows(rows: Tensor) -> tuple[Tensor, int]:
+    """Every process's ``rows`` stacked in rank order (gradients flow back to their owners),
+    and where this process's rows start; processes may hold different numbers of rows."""
+    world, rank = dist.get_world_size(), dist.get_rank()
+    count = torch.tensor([len(rows)], device=rows.device)
+    counts = [torch.zeros_like(count) for _ in range(world)]
+    dist.all_gather(counts, count)
+    counts = [int(size) for size in counts]
+    padding = max(counts) - len(rows)
+    padded = torch.cat([rows, rows.new_zeros(padding, *rows.shape[1:])])
+    gathered = all_gather(padded)
+    parts = [part[:n] for part, n in zip(gathered, counts, strict=True)]
+    return torch.cat(parts), sum(counts[:rank])
+
+
+def global_batch_share(local_mean: Tensor, local_count: int) -> Tensor:
+    """This process's share of a mean over the global batch, scaled for DDP.
+
+    ``local_mean`` is the mean of a loss over this process's ``local_count`` terms. DDP averages
+    the processes' gradients, so each process returns world x its terms' sum / the global count:
+    the averaged gradient is then that of the mean over the whole global batch, exactly as one
+    process holding that batch computes it, even when processes hold different counts.
+    """
+    count = torch.tensor([float(local_count)], device=local_mean.device)
+    dist.all_reduce(count)
+    return local_mean * (local_count * dist.get_world_size() / count.squeeze())

@@ -19,7 +19,12 @@ from tacos.evaluation.retrieval import retrieval_metrics
 from tacos.losses import frame_contrastive_loss, global_contrastive_loss, regions_to_frames
 from tacos.models.checkpoint import MODEL_SPEC_KEY, ModelSpec
 from tacos.training.data import Batch
-from tacos.training.distributed import gather_negatives, is_distributed
+from tacos.training.distributed import (
+    gather_negatives,
+    gather_rows,
+    global_batch_share,
+    is_distributed,
+)
 
 
 @dataclass(frozen=True)
@@ -117,7 +122,7 @@ class TacosModule(SpecModule):
             if len(batch.captions) != len(batch.clip_ids):
                 raise ValueError("the clip-level loss needs one caption for every clip")
             text = self.model.embed_text(batch.captions)
-            value = global_contrastive_loss(clip, text, self.loss.tau)
+            value = self.global_loss(clip, text)
             self.log("train/global_loss", value, batch_size=len(batch.clip_ids))
             total = total + self.loss.global_weight * value
         if self.loss.frame_level:
@@ -127,11 +132,23 @@ class TacosModule(SpecModule):
         self.log("train/loss", total, prog_bar=True, batch_size=len(batch.clip_ids))
         return total
 
+    def global_loss(self, clip: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+        """Clip-level InfoNCE; under DDP over the pairs of the whole global batch."""
+        if not is_distributed():
+            return global_contrastive_loss(clip, text, self.loss.tau)
+        all_clip, offset = gather_rows(clip)
+        all_text, _ = gather_rows(text)
+        value = global_contrastive_loss(
+            clip, text, self.loss.tau, all_audio=all_clip, all_text=all_text, offset=offset
+        )
+        return global_batch_share(value, len(clip))
+
     def frame_loss(
         self, batch: Batch, frames: torch.Tensor, frame_mask: torch.Tensor
     ) -> torch.Tensor:
         """Eq. 6 over the batch's regions, mapped to the model's frames of ``delta`` seconds;
-        under DDP the negatives are the captions of the whole global batch."""
+        under DDP the negatives are the captions of the whole global batch, and the mean is over
+        its regions."""
         real_frames = frame_mask.sum(dim=1)[batch.region_clip]
         start, end = regions_to_frames(
             batch.region_onset, batch.region_offset, self.model.delta, real_frames
@@ -150,7 +167,7 @@ class TacosModule(SpecModule):
                 "negative_clip": negative_clip,
                 "negative_groups": negative_groups,
             }
-        return frame_contrastive_loss(
+        value = frame_contrastive_loss(
             frames,
             text,
             batch.region_clip,
@@ -161,6 +178,7 @@ class TacosModule(SpecModule):
             intra_clip_negatives=self.loss.intra_clip_negatives,
             **negatives,
         )
+        return global_batch_share(value, len(text)) if negatives else value
 
     def validation_step(self, batch: Batch, batch_index: int) -> None:
         """Collect clip embeddings and the embeddings of all captions of each clip."""

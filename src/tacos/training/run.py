@@ -8,10 +8,12 @@ it and, when the best epoch is evaluated, ``best.ckpt`` (highest Clotho validati
 ``train`` returns the one ``evaluated_weights`` names (``last``: the authors', who test the model
 ``fit`` leaves in memory). A run that finds ``last.ckpt`` resumes from it: the sampler, the caption
 draws and the model's randomness depend on (seed, epoch) only, so the resumed run ends with the
-weights an uninterrupted run would have. Under SLURM, SIGUSR1 requeues the job after saving
-(Lightning's SLURM plugin); SIGTERM stops it after the current step with ``TrainingInterrupted`` (a
-non-zero exit, so Snakemake or SLURM sees the job unfinished), and the next start resumes from the
-last epoch checkpoint.
+weights an uninterrupted run would have. Under SLURM, SIGUSR1 requeues the job (``cluster``);
+SIGTERM stops it after the current step with ``TrainingInterrupted`` (a non-zero exit, so Snakemake
+or SLURM sees the job unfinished), and the next start resumes from the last epoch checkpoint.
+
+``batch_size`` is the global batch: under DDP each of the ``devices x num_nodes`` processes loads
+its share, and the losses average over the global batch, so the weights are those of one process.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ import json
 import logging
 import os
 import shutil
-import signal
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -32,12 +33,12 @@ import pandas as pd
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
-from lightning.pytorch.plugins.environments import SLURMEnvironment
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from torch.utils.data import DataLoader
 
 from tacos.models.checkpoint import ModelSpec, load_backbone_weights, load_model_weights
 from tacos.models.dual import build_model
+from tacos.training.cluster import cluster_environment, requeue_callbacks
 from tacos.training.data import (
     CaptionedClips,
     CollateMode,
@@ -93,6 +94,16 @@ class TrainingConfig:
                 f"evaluated_weights must be one of {sorted(EVALUATED_WEIGHTS)}, "
                 f"got {self.evaluated_weights!r}"
             )
+        if self.batch_size % self.processes:
+            raise ValueError(
+                f"batch_size {self.batch_size} (the global batch) does not divide among "
+                f"{self.processes} DDP processes (devices x num_nodes)"
+            )
+
+    @property
+    def processes(self) -> int:
+        """DDP processes: one per device on every node."""
+        return self.devices * self.num_nodes
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainingConfig:
@@ -171,7 +182,12 @@ def fit(
             f"training in {out_dir} stopped by SIGTERM; run it again to resume from {last}"
         ) from stop
     finally:
-        merge_attempt_metrics(out_dir / ATTEMPTS_DIR, out_dir / "metrics.csv")
+        if trainer.is_global_zero:
+            merge_attempt_metrics(out_dir / ATTEMPTS_DIR, out_dir / "metrics.csv")
+    if not trainer.is_global_zero:
+        # One of the DDP processes Lightning launched, running the same script: the first
+        # process writes the outputs, this one is done.
+        raise SystemExit(0)
     return checkpoints / EVALUATED_WEIGHTS[training.evaluated_weights]
 
 
@@ -256,7 +272,7 @@ def loader(
     n_samples = round(training.max_seconds * training.sample_rate)
     return DataLoader(
         dataset,
-        batch_size=training.batch_size,
+        batch_size=training.batch_size // training.processes,
         sampler=EpochShuffleSampler(len(dataset), seed) if shuffle else None,
         collate_fn=partial(collate, n_samples=n_samples, mode=mode),
         num_workers=training.num_workers,
@@ -294,22 +310,21 @@ def _trainer(
     precision = training.precision
     if precision == "auto":
         precision = "16-mixed" if on_gpu else "32-true"
-    distributed = training.devices > 1 or training.num_nodes > 1
-    plugins = []
-    if SLURMEnvironment.detect():
-        plugins.append(SLURMEnvironment(requeue_signal=signal.SIGUSR1))
+    environment = cluster_environment(training.devices, training.num_nodes)
     return L.Trainer(
         default_root_dir=out_dir,
         max_epochs=training.epochs,
         accelerator=training.accelerator,
         devices=training.devices,
         num_nodes=training.num_nodes,
-        strategy="ddp" if distributed else "auto",
+        strategy="ddp" if training.processes > 1 else "auto",
+        # Batch norms take their statistics over the global batch, as on one process.
+        sync_batchnorm=training.processes > 1,
         precision=precision,
         deterministic=not on_gpu,
         logger=CSVLogger(out_dir / ATTEMPTS_DIR, name="", version=_next_attempt(out_dir)),
-        callbacks=[last, *([best] if keep_best else []), *callbacks],
-        plugins=plugins,
+        callbacks=[last, *([best] if keep_best else []), *requeue_callbacks(), *callbacks],
+        plugins=[environment] if environment else [],
         limit_train_batches=training.limit_train_batches,
         num_sanity_val_steps=0,
         # Our sampler shards the training set across DDP processes itself, and every process
