@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LIBRARY_LOGGERS = ("lightning.pytorch", "lightning.fabric")
 
 
 def setup_logging(log_file: str | os.PathLike | None = None, level: int = logging.INFO) -> None:
@@ -21,6 +22,12 @@ def setup_logging(log_file: str | os.PathLike | None = None, level: int = loggin
         Path(log_file).parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(log_file, mode="a", encoding="utf-8"))
     logging.basicConfig(level=level, format=FORMAT, handlers=handlers, force=True)
+    for name in LIBRARY_LOGGERS:
+        # Imported before this set-up, Lightning gave its loggers a stderr handler of their own
+        # and stopped them propagating: send their lines (DDP ranks, resumes) here too.
+        library = logging.getLogger(name)
+        library.handlers.clear()
+        library.propagate = True
     logging.captureWarnings(True)
     sys.excepthook = _log_uncaught
 

@@ -5,7 +5,8 @@ every request, and can be told to fail: globally (``faults``, consumed in order)
 caption (``caption_faults``). A fault is one of ``("429", seconds)``, ``"500"``, ``"bad_body"``
 (not JSON), ``"bad_content"`` (content not JSON), ``"no_caption"`` (JSON without the field),
 ``("slow", seconds)``, ``"400"``, ``"echo_401"`` / ``"echo_500"`` (body repeats the
-Authorization header, as a careless proxy might). ``answers`` replaces the answer for a caption
+Authorization header, as a careless proxy might), ``"echo_answer"`` (a well-formed answer whose
+caption repeats that header). ``answers`` replaces the answer for a caption
 (or for a summary, keyed by the offline summary it replaces).
 """
 
@@ -100,6 +101,7 @@ def _handler(server: ChatServer) -> type[BaseHTTPRequestHandler]:
             content = {
                 "bad_content": "Sure! Here is the caption you asked for.",
                 "no_caption": json.dumps({"text": "A dog barks."}),
+                "echo_answer": json.dumps({"caption": f"A dog barks. {auth}", "changes": []}),
             }.get(kind) or json.dumps(server.answer(payload))
             answer = {
                 "id": "chatcmpl-test",

@@ -184,8 +184,12 @@ def test_failed_rows_are_kept_flagged_and_listed(tmp_path, chat_server, api_key)
 def test_api_key_never_reaches_outputs_cache_report_or_log(tmp_path, chat_server, api_key, caplog):
     caplog.set_level(logging.DEBUG)
     chat_server.caption_faults["Rain falls, very annoying"] = deque(["echo_500", "echo_401"])
+    # a well-formed answer that echoes the key, on every attempt: failed, never cached
+    chat_server.caption_faults["A bell rings in the kitchen"] = deque(["echo_answer"] * 10)
     report = _run(tmp_path, _openai_settings(chat_server, tmp_path))
     assert any("[redacted]" in failure["error"] for failure in report["failures"])
+    errors = [failure["error"] for failure in report["failures"]]
+    assert any("the answer contains the API key; it was discarded" in error for error in errors)
     written = [path for path in tmp_path.rglob("*") if path.is_file()]
     assert {path.name for path in written} >= {"strong.csv", "weak.csv", "report.json"}
     assert any(path.name.startswith("cache.sqlite") for path in written)
@@ -235,7 +239,7 @@ def test_snakemake_script_runs_the_stage(tmp_path, restore_logging):
         log=[str(tmp_path / "logs" / "clean_captions.log")],
         threads=2,
     )
-    script = Path(__file__).parents[2] / "scripts" / "clean_captions.py"
+    script = Path(__file__).parents[2] / "workflow" / "scripts" / "clean_captions.py"
     runpy.run_path(str(script), init_globals={"snakemake": snakemake})
     assert _read(out / "weak.csv") == WEAK
     assert "captions: 5 rows" in (tmp_path / "logs" / "clean_captions.log").read_text()

@@ -516,5 +516,5 @@ def run_script(name: str, inputs: dict, params: dict, output: Path) -> None:
         log=[str(output) + ".log"],
         threads=1,
     )
-    script = Path(__file__).parents[2] / "scripts" / name
+    script = Path(__file__).parents[2] / "workflow" / "scripts" / name
     runpy.run_path(str(script), init_globals={"snakemake": snakemake}, run_name="__main__")

@@ -26,14 +26,18 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
+import torch
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 SNAKEFILE = REPO / "workflow" / "Snakefile"
 SYSTEM_CONF_DIR = Path("/etc/slurm")
 # A strong fine-tuning pulls in demo data, data preparation, pretraining and fine-tuning.
-TARGET = "results/models/strong/delta0.04/seed1/model.ckpt"
+TARGET = "results/demo/models/strong/delta0.04/seed1/model.ckpt"
 TRAINING_RULES = {"train_supervised", "pretrain", "finetune"}
+PROFILE_FILE = "config.v9+.yaml"  # Snakemake 9's name for a profile of version 9 and later
+FINETUNE_EPOCHS = 4
+FINETUNE_DIR = "results/demo/models/strong/delta0.04/seed1"
 NODE_MEMORY_MB = 8000
 RUN_TIMEOUT_S = 1200
 # squeue fields separated by "|": job id, comment (the rule), trackable resources asked, state.
@@ -41,8 +45,9 @@ JOB_FORMAT = "JobID:|,Comment:|,tres-per-job:|,State:"
 SLURM_COMMANDS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "sinfo", "scancel")
 
 
-def tiny_config(train_gpus: int) -> dict:
-    """config/config.yaml with demo datasets of a few short clips and one epoch per stage."""
+def tiny_config() -> dict:
+    """config/config.yaml with demo datasets of a few short clips, a few short epochs, and
+    training on two CPU processes (DDP over gloo) per job."""
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     demo = config["data"]["demo"]
     demo["tacos"].update(n_development=6, n_test=2, min_duration=5.0, max_duration=8.0)
@@ -51,31 +56,46 @@ def tiny_config(train_gpus: int) -> dict:
     )
     demo["audioset"].update(n_eval=3, n_train=3)
     training = config["training"]
-    training.update(seeds=[1], batch_size=2, accelerator="cpu")
-    for phase in ("pretrain", "finetune", "supervised"):
+    training.update(seeds=[1], batch_size=2, accelerator="cpu", devices=2)
+    for phase in ("pretrain", "supervised"):
         training[phase].update(epochs=1, warmup_epochs=0, cosine_epochs=1)
-    config["resources"]["train"].update(gpu=train_gpus, mem_mb=2000, runtime=10)
+    # Epochs enough for a SIGUSR1 to land after the first epoch's checkpoint and before the end.
+    training["finetune"].update(epochs=FINETUNE_EPOCHS, warmup_epochs=0, cosine_epochs=2)
     return config
 
 
-def profile_snakemake(workdir: Path, *args: str) -> list[str]:
+def site_profile(folder: Path) -> Path:
+    """The repository's profile with this test cluster's sizes added to its set-resources, as a
+    site adds its own: the training jobs ask for the node's fake GPU and fit its memory."""
+    profile = yaml.safe_load((REPO / "slurm" / PROFILE_FILE).read_text())
+    for rule in TRAINING_RULES:
+        profile["set-resources"][rule].update(gpu=1, mem_mb=2000, runtime=10)
+    for rule in ("score", "evaluate"):
+        profile["set-resources"][rule] = {"mem_mb": 2000, "runtime": 10}
+    folder.mkdir()
+    (folder / PROFILE_FILE).write_text(yaml.safe_dump(profile))
+    return folder
+
+
+def profile_snakemake(workdir: Path, *args: str, profile: str = "slurm") -> list[str]:
     """The command a user types from the repository root, run in `workdir`.
 
     The target comes first: options such as --configfile take several values and would swallow
     a target that follows them.
     """
     return [
-        sys.executable, "-m", "snakemake", TARGET, "--profile", "slurm",
+        sys.executable, "-m", "snakemake", TARGET, "--profile", profile,
         "--snakefile", str(SNAKEFILE), "--directory", str(workdir),
         "--configfile", str(workdir / "tiny.yaml"), *args,
     ]  # fmt: skip
 
 
-def dry_run_job_counts(workdir: Path) -> Counter:
+def dry_run_job_counts(workdir: Path, profile: str = "slurm") -> Counter:
     """{rule: jobs} from the 'Job stats' table of a dry run."""
     result = subprocess.run(
-        profile_snakemake(workdir, "-n"), cwd=REPO, capture_output=True, text=True, timeout=300
-    )
+        profile_snakemake(workdir, "-n", profile=profile),
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     table = result.stdout.split("Job stats:")[1].strip().splitlines()[2:]
     counts = Counter()
@@ -88,7 +108,7 @@ def dry_run_job_counts(workdir: Path) -> Counter:
 
 
 def test_profile_dry_run_plans_the_tiny_training(tmp_path):
-    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(tiny_config(train_gpus=1)))
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(tiny_config()))
     counts = dry_run_job_counts(tmp_path)
     assert counts["pretrain"] == 1
     assert counts["finetune"] == 1
@@ -268,36 +288,93 @@ def slurm_cluster(tmp_path_factory) -> Iterator[SingleNodeSlurm]:
         cluster.stop()
 
 
-def run_until_done(command: list[str], log: Path, timeout_s: float) -> int:
-    """Run snakemake; if it hangs, SIGINT lets it cancel its SLURM jobs (SIGTERM would not)."""
+def wait_for_process(process: subprocess.Popen, log: Path, timeout_s: float) -> int:
+    """Wait for snakemake; if it hangs, SIGINT lets it cancel its SLURM jobs (SIGTERM would
+    not)."""
+    try:
+        return process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        stop_process(process, signal.SIGINT, grace_s=60)
+        pytest.fail(f"snakemake ran past {timeout_s} s:\n{log.read_text()[-3000:]}")
+
+
+def start_snakemake(command: list[str], log: Path) -> subprocess.Popen:
     with log.open("w") as output:
-        process = subprocess.Popen(
+        return subprocess.Popen(
             command, cwd=REPO, stdout=output, stderr=subprocess.STDOUT, env=slurm_env()
         )
-        try:
-            return process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            stop_process(process, signal.SIGINT, grace_s=60)
-            pytest.fail(f"snakemake ran past {timeout_s} s:\n{log.read_text()[-3000:]}")
+
+
+@dataclass
+class Requeue:
+    """What the test did to the running fine-tuning job, and when (seconds since the start)."""
+
+    job_id: str
+    signalled_at_s: float
+    checkpoints_seen: list[str]
+
+
+def signal_the_finetuning(
+    cluster: SingleNodeSlurm, workdir: Path, process: subprocess.Popen, started: float
+) -> Requeue:
+    """Once the fine-tuning job has written its first epoch checkpoint, send it SIGUSR1 as
+    sbatch --signal would before its time limit."""
+    checkpoints = workdir / FINETUNE_DIR / "checkpoints"
+
+    def first_epoch_written() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"snakemake ended before the signal: {process.returncode}")
+        return (checkpoints / "epoch000.ckpt").is_file()
+
+    wait_until(first_epoch_written, RUN_TIMEOUT_S, "the first fine-tuning epoch", cluster.logs)
+    (job,) = [
+        job for job in cluster.jobs() if rule_of(job) == "finetune" and job["state"] == "RUNNING"
+    ]
+    subprocess.run(["scancel", "--signal=USR1", job["id"]], check=True, env=slurm_env(), timeout=30)
+    seen = sorted(path.name for path in checkpoints.iterdir())
+    return Requeue(job["id"], time.monotonic() - started, seen)
 
 
 @pytest.fixture(scope="module")
-def slurm_run(slurm_cluster, tmp_path_factory) -> tuple[Path, Counter]:
-    """The tiny training run through the profile; returns the folder and the planned jobs."""
+def slurm_run(slurm_cluster, tmp_path_factory) -> tuple[Path, Counter, Requeue]:
+    """The tiny training run through the profile, its fine-tuning job sent SIGUSR1 halfway;
+    returns the folder, the planned jobs and what was done to the job."""
     workdir = tmp_path_factory.mktemp("workflow")
-    (workdir / "tiny.yaml").write_text(yaml.safe_dump(tiny_config(train_gpus=1)))
-    planned = dry_run_job_counts(workdir)
+    (workdir / "tiny.yaml").write_text(yaml.safe_dump(tiny_config()))
+    profile = site_profile(workdir / "profile")
+    planned = dry_run_job_counts(workdir, profile=str(profile))
     command = profile_snakemake(
         workdir,
         # Test-only: poll after 2 s instead of 40, keep logs of successful jobs as evidence,
         # fail at once, and cap threads at what the node has.
         "--slurm-init-seconds-before-status-checks", "2", "--slurm-keep-successful-logs",
         "--retries", "0", "--max-threads", str(slurm_cluster.cpus),
+        profile=str(profile),
     )  # fmt: skip
     log = workdir / "snakemake.log"
-    returncode = run_until_done(command, log, RUN_TIMEOUT_S)
+    started = time.monotonic()
+    process = start_snakemake(command, log)
+    requeue = signal_the_finetuning(slurm_cluster, workdir, process, started)
+    returncode = wait_for_process(process, log, RUN_TIMEOUT_S)
     assert returncode == 0, log.read_text()[-3000:]
-    return workdir, planned
+    return workdir, planned, requeue
+
+
+@pytest.fixture(scope="module")
+def reference_run(slurm_run) -> Path:
+    """The same training without SLURM and without interruption, in the same folder below its
+    own output root: the reference weights."""
+    workdir, _, _ = slurm_run
+    target = TARGET.replace("results/demo/", "results/reference/")
+    command = [
+        sys.executable, "-m", "snakemake", target, "--cores", "2",
+        "--snakefile", str(SNAKEFILE), "--directory", str(workdir),
+        "--configfile", str(workdir / "tiny.yaml"), "--config", "output=results/reference",
+    ]  # fmt: skip
+    log = workdir / "reference.log"
+    returncode = wait_for_process(start_snakemake(command, log), log, RUN_TIMEOUT_S)
+    assert returncode == 0, log.read_text()[-3000:]
+    return workdir / target
 
 
 def rule_of(job: dict[str, str]) -> str:
@@ -307,14 +384,14 @@ def rule_of(job: dict[str, str]) -> str:
 
 @pytest.mark.slow
 def test_slurm_run_writes_the_fine_tuned_model(slurm_run):
-    workdir, _ = slurm_run
-    assert (workdir / "results" / "models" / "pretrain" / "model.ckpt").stat().st_size > 0
+    workdir, _, _ = slurm_run
+    assert (workdir / "results" / "demo" / "models" / "pretrain" / "model.ckpt").stat().st_size > 0
     assert (workdir / TARGET).stat().st_size > 0
 
 
 @pytest.mark.slow
 def test_every_planned_job_ran_through_sbatch_and_completed(slurm_run, slurm_cluster):
-    workdir, planned = slurm_run
+    workdir, planned, _ = slurm_run
     jobs = slurm_cluster.jobs()
     assert Counter(rule_of(job) for job in jobs) == planned
     assert {job["state"] for job in jobs} == {"COMPLETED"}
@@ -331,3 +408,51 @@ def test_training_jobs_get_the_gpu_and_the_others_none(slurm_run, slurm_cluster)
         "finetune": "gres:gpu:1",
     }
     assert {value for rule, value in tres.items() if rule not in TRAINING_RULES} == {"N/A"}
+
+
+def rule_log(workdir: Path, name: str) -> str:
+    return (workdir / "results" / "demo" / "logs" / "train" / name).read_text()
+
+
+@pytest.mark.slow
+def test_training_jobs_run_two_ddp_processes_in_their_one_task(slurm_run):
+    workdir, _, _ = slurm_run
+    for name in ("pretrain.log", "strong_delta0.04_seed1.log"):
+        text = rule_log(workdir, name)
+        assert "GLOBAL_RANK: 0, MEMBER: 1/2" in text, name
+        assert "GLOBAL_RANK: 1, MEMBER: 2/2" in text, name
+
+
+def job_details(job_id: str) -> dict[str, str]:
+    result = subprocess.run(
+        ["scontrol", "show", "job", job_id], capture_output=True, text=True, env=slurm_env()
+    )
+    pairs = (word.split("=", 1) for word in result.stdout.split() if "=" in word)
+    return dict(pairs)
+
+
+@pytest.mark.slow
+def test_sigusr1_requeues_the_finetuning_which_resumes_from_its_checkpoint(slurm_run):
+    workdir, _, requeue = slurm_run
+    assert "epoch000.ckpt" in requeue.checkpoints_seen
+    assert job_details(requeue.job_id)["Restarts"] == "1"
+    text = rule_log(workdir, "strong_delta0.04_seed1.log")
+    assert f"SLURM job {requeue.job_id}: signal SIGUSR1 at epoch" in text
+    assert "Restoring states from the checkpoint path at" in text
+    assert (workdir / FINETUNE_DIR / "checkpoints" / "last.ckpt").resolve().name == (
+        f"epoch{FINETUNE_EPOCHS - 1:03d}.ckpt"
+    )
+
+
+@pytest.mark.slow
+def test_requeued_ddp_finetuning_ends_with_the_weights_of_an_uninterrupted_run(
+    slurm_run, reference_run
+):
+    workdir, _, _ = slurm_run
+    requeued = torch.load(workdir / TARGET, map_location="cpu", weights_only=True)
+    reference = torch.load(reference_run, map_location="cpu", weights_only=True)
+    assert requeued["state_dict"].keys() == reference["state_dict"].keys()
+    assert all(
+        torch.equal(requeued["state_dict"][key], value)
+        for key, value in reference["state_dict"].items()
+    )

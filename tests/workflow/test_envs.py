@@ -34,7 +34,7 @@ NOT_PROJECT_DEPENDENCIES = {"python", "pip"}
 # need them: sed_scores_eval's build (a C++ Cython extension) and its librosa/dcase_util chain.
 COMPILED_FOR_DEPENDENCIES = {"cxx-compiler", "cython", "numba", "msgpack", "python-magic"}
 # The extras of pyproject.toml each env installs the project with.
-ENV_EXTRAS = {"base.yaml": (), "models.yaml": ("models",)}
+ENV_EXTRAS = {"base.yaml": ("openai",), "models.yaml": ("models",)}
 PROJECT_LINE = re.compile(r"-e \$\{TACOS_PROJECT_DIR\}(\[(?P<extras>[a-z,]+)\])?")
 CONDA_SPEC = re.compile(r"(?P<name>[A-Za-z0-9_.\-]+)\s*(?P<version>.*)")
 BLOCKED_IN_THE_LIGHT_ENV = ("torch", "torchaudio", "lightning", "transformers")

@@ -106,7 +106,7 @@ def tiny_demo(tmp_path_factory) -> Path:
 
 
 def test_tiny_demo_run_writes_manifests_reports_stores_and_logs(tiny_demo):
-    data = tiny_demo / "results" / "data"
+    data = tiny_demo / "results" / "demo" / "data"
     expected = {
         "tacos": ["development", "test"],
         "clotho": ["development", "validation", "evaluation"],
@@ -122,12 +122,12 @@ def test_tiny_demo_run_writes_manifests_reports_stores_and_logs(tiny_demo):
             wanted = 3 if dataset == "clotho" and split == "development" else sizes[split]
             assert len(lines) == wanted
             assert (data / dataset / f"{split}.h5").is_file()
-    logs = {path.name for path in (tiny_demo / "logs").rglob("*.log")}
+    logs = {path.name for path in (tiny_demo / "results" / "demo" / "logs").rglob("*.log")}
     assert {"demo_data.log", "prepare_tacos.log", "tacos_development.log"} <= logs
 
 
 def test_tiny_demo_run_trains_evaluates_and_reports(tiny_demo):
-    results = tiny_demo / "results"
+    results = tiny_demo / "results" / "demo"
     models = {path.parent.relative_to(results / "models") for path in results.rglob("model.ckpt")}
     assert {str(model) for model in models} == {
         "pretrain",
@@ -171,6 +171,30 @@ def test_second_run_does_nothing(tiny_demo):
     )
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_another_config_with_its_own_output_root_leaves_the_first_complete(tiny_demo):
+    """Two configurations run one after the other in one folder: the second writes below its
+    own root, and the first then still has nothing to do."""
+    config = yaml.safe_load((tiny_demo / "tiny.yaml").read_text())
+    config["output"] = "results/second"
+    config["evaluation"]["n_bootstrap"] = 2
+    (tiny_demo / "second.yaml").write_text(yaml.safe_dump(config))
+    second = snakemake(
+        "--cores",
+        "2",
+        "--configfile",
+        str(tiny_demo / "second.yaml"),
+        "--directory",
+        str(tiny_demo),
+    )
+    assert second.returncode == 0, second.stderr[-3000:]
+    first = snakemake(
+        "-n", "--configfile", str(tiny_demo / "tiny.yaml"), "--directory", str(tiny_demo)
+    )
+    assert "Nothing to be done" in first.stdout + first.stderr
+    for root in ("demo", "second"):
+        assert (tiny_demo / "results" / root / "tables" / "table3.csv").stat().st_size > 0
 
 
 def test_changing_a_finetuning_parameter_reruns_only_what_depends_on_it(tiny_demo):

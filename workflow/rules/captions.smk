@@ -10,9 +10,9 @@ rule clean_captions:
         weak=CLEANED["weak_file"],
         report=f"{CAPTIONS_DIR}/report.json",
     log:
-        "logs/clean_captions.log",
+        LOGS_DIR + "/clean_captions.log",
     benchmark:
-        "results/benchmarks/clean_captions.tsv"
+        BENCHMARKS_DIR + "/clean_captions.tsv"
     conda:
         BASE_ENV
     threads: 4

@@ -1,7 +1,14 @@
 """Paths, dataset sources and input functions shared by every stage."""
 
 import os
+import signal
 from pathlib import Path
+
+# SLURM warns a training job before its time limit with SIGUSR1 to every process of its job
+# step, this Snakemake's own included, which would die of it. Snakemake ignores the signal; the
+# training process inherits that and installs its own handler, which requeues the job
+# (tacos.training.cluster).
+signal.signal(signal.SIGUSR1, signal.SIG_IGN)
 
 # The rules' conda environments (paths from workflow/rules/): a light one without torch, and one
 # with the model stack for training and scoring. Both install the project from PROJECT_DIR,
@@ -11,12 +18,39 @@ BASE_ENV = "../envs/base.yaml"
 MODELS_ENV = "../envs/models.yaml"
 os.environ.update(TACOS_PROJECT_DIR=str(Path(workflow.basedir).parent))
 
+# Job resources: portable defaults sized for the paper run; site specifics (partition, account,
+# GPU model, other sizes) belong in a profile's set-resources (slurm/config.v9+.yaml). A job asks
+# for GPUs when training.accelerator says gpu: one per device. Memory grows with each attempt.
+TRAINING = config["training"]
+ON_GPU = TRAINING["accelerator"] in ("gpu", "cuda")
+LOADER_THREADS = max(
+    1, TRAINING["num_workers"]
+)  # data-loading processes, at least one core
+TRAIN_RESOURCES = {
+    "gpu": TRAINING["devices"] if ON_GPU else 0,
+    "mem_mb": lambda wildcards, attempt: 64000 * attempt,
+    "runtime": 1440,
+}
+SCORE_RESOURCES = {
+    "gpu": int(ON_GPU),
+    "mem_mb": lambda wildcards, attempt: 32000 * attempt,
+    "runtime": 240,
+}
+EVALUATE_RESOURCES = {
+    "mem_mb": lambda wildcards, attempt: 8000 * attempt,
+    "runtime": 240,
+}
 DEMO_DIR = "data/demo"
 DEMO_MODELS_DIR = "data/demo_models"  # random-weight model files of a paper-shaped demo
-DATA_DIR = "results/data"
-MODELS_DIR = "results/models"
-SCORES_DIR = "results/scores"
-EVAL_DIR = "results/eval"
+# Every output of a configuration lies below its own root (config `output`), so the demo's and
+# the paper's runs never overwrite each other's files.
+OUT = config["output"]
+LOGS_DIR = f"{OUT}/logs"
+BENCHMARKS_DIR = f"{OUT}/benchmarks"
+DATA_DIR = f"{OUT}/data"
+MODELS_DIR = f"{OUT}/models"
+SCORES_DIR = f"{OUT}/scores"
+EVAL_DIR = f"{OUT}/eval"
 STAGE_PATTERN = "weak|strong|strong_intra"
 QUERY_SETS = config["evaluation"]["query_sets"]
 FRAME_PROTOCOLS = config["evaluation"]["frames"]
@@ -91,7 +125,7 @@ def release_files(dataset):
     ]
 
 
-CAPTIONS_DIR = "results/captions"
+CAPTIONS_DIR = f"{OUT}/captions"
 CLEANED = {
     "strong_file": f"{CAPTIONS_DIR}/annotations_strong.csv",
     "weak_file": f"{CAPTIONS_DIR}/annotations_weak.csv",
@@ -255,8 +289,8 @@ def training_logs():
     ]
 
 
-TABLES_DIR = "results/tables"
-FIGURES_DIR = "results/figures"
+TABLES_DIR = f"{OUT}/tables"
+FIGURES_DIR = f"{OUT}/figures"
 TABLES = {
     "table3": "table3",
     "delta": "ablation_delta",

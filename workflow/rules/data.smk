@@ -6,9 +6,9 @@ if SOURCE == "demo":
         output:
             f"{DEMO_DIR}/demo_manifest.json",
         log:
-            "logs/demo_data.log",
+            LOGS_DIR + "/demo_data.log",
         benchmark:
-            "results/benchmarks/demo_data.tsv"
+            BENCHMARKS_DIR + "/demo_data.tsv"
         conda:
             BASE_ENV
         threads: 2
@@ -24,7 +24,7 @@ if demo_model_files():
         output:
             **demo_model_files(),
         log:
-            "logs/demo_models.log",
+            LOGS_DIR + "/demo_models.log",
         conda:
             MODELS_ENV
         params:
@@ -43,7 +43,8 @@ for dataset in DATASET_SPLITS:
             output:
                 f"{dataset_dir(dataset)}/fetch_report.json",
             log:
-                f"logs/fetch_{dataset}.log",
+                f"{LOGS_DIR}/fetch_{dataset}.log",
+            localrule: config["data"]["fetch_on_submit_host"]
             conda:
                 BASE_ENV
             resources:
@@ -63,7 +64,7 @@ for dataset in DATASET_SPLITS:
             manifests=manifests(dataset),
             report=f"{DATA_DIR}/{dataset}/report.json",
         log:
-            f"logs/prepare_{dataset}.log",
+            f"{LOGS_DIR}/prepare_{dataset}.log",
         conda:
             BASE_ENV
         params:
@@ -80,9 +81,9 @@ rule audio_store:
         store=f"{DATA_DIR}/{{dataset}}/{{split}}.h5",
         report=f"{DATA_DIR}/{{dataset}}/{{split}}.h5.report.json",
     log:
-        "logs/audio_store/{dataset}_{split}.log",
+        LOGS_DIR + "/audio_store/{dataset}_{split}.log",
     benchmark:
-        "results/benchmarks/audio_store/{dataset}_{split}.tsv"
+        BENCHMARKS_DIR + "/audio_store/{dataset}_{split}.tsv"
     conda:
         BASE_ENV
     threads: 2

@@ -9,18 +9,16 @@ rule score:
     output:
         [f"{SCORES_DIR}/{{model}}/{name}.h5" for name in QUERY_SETS],
     log:
-        "logs/score/{model}.log",
+        LOGS_DIR + "/score/{model}.log",
     benchmark:
-        "results/benchmarks/score/{model}.tsv"
+        BENCHMARKS_DIR + "/score/{model}.tsv"
     wildcard_constraints:
         model=MODEL_PATTERN,
     conda:
         MODELS_ENV
-    threads: config["resources"]["score"]["threads"]
+    threads: LOADER_THREADS
     resources:
-        gpu=config["resources"]["score"]["gpu"],
-        mem_mb=config["resources"]["score"]["mem_mb"],
-        runtime=config["resources"]["score"]["runtime"],
+        **SCORE_RESOURCES,
     params:
         query_sets=QUERY_SETS,
         batch_size=config["evaluation"]["batch_size"],
@@ -36,9 +34,9 @@ rule evaluate:
     output:
         f"{EVAL_DIR}/{{model}}/{{query_set}}/{{frames}}.json",
     log:
-        "logs/evaluate/{model}/{query_set}/{frames}.log",
+        LOGS_DIR + "/evaluate/{model}/{query_set}/{frames}.log",
     benchmark:
-        "results/benchmarks/evaluate/{model}/{query_set}/{frames}.tsv"
+        BENCHMARKS_DIR + "/evaluate/{model}/{query_set}/{frames}.tsv"
     wildcard_constraints:
         model=MODEL_PATTERN,
         query_set="classes407|categories50",
@@ -46,6 +44,8 @@ rule evaluate:
     conda:
         BASE_ENV
     threads: config["evaluation"]["workers"]
+    resources:
+        **EVALUATE_RESOURCES,
     params:
         query_set="{query_set}",
         frames="{frames}",

@@ -1,13 +1,15 @@
 """Report: Table 3, the ablation tables and the figures, with captions for --report."""
 
 
+# The report rules read small JSON and HDF5 files: they run where snakemake runs.
 rule tables:
     input:
         results=evaluation_outputs(),
     output:
         **report_files(TABLES_DIR, TABLES, ("csv", "md", "tex"), "Tables"),
     log:
-        "logs/tables.log",
+        LOGS_DIR + "/tables.log",
+    localrule: True
     conda:
         BASE_ENV
     params:
@@ -27,7 +29,8 @@ rule figures:
     output:
         **report_files(FIGURES_DIR, FIGURES, ("png", "pdf"), "Figures"),
     log:
-        "logs/figures.log",
+        LOGS_DIR + "/figures.log",
+    localrule: True
     conda:
         BASE_ENV
     params:

@@ -1,4 +1,8 @@
-"""Training: Clotho pretraining, then TACOS fine-tuning with weak or strong captions."""
+"""Training: Clotho pretraining, then TACOS fine-tuning with weak or strong captions.
+
+The trained model files are protected (read-only): a rerun that would replace one, after a
+change of config, stops and names it; delete it to retrain.
+"""
 
 if SUPERVISED_RELEASE:
 
@@ -7,9 +11,9 @@ if SUPERVISED_RELEASE:
         input:
             **demo_model_files(),
         output:
-            model=f"{MODELS_DIR}/supervised/model.ckpt",
+            model=protected(f"{MODELS_DIR}/supervised/model.ckpt"),
         log:
-            "logs/train/supervised.log",
+            LOGS_DIR + "/train/supervised.log",
         conda:
             MODELS_ENV
         params:
@@ -25,19 +29,17 @@ if SUPERVISED_TRAINED:
             train_manifest=f"{DATA_DIR}/audioset_train/train.jsonl",
             train_store=f"{DATA_DIR}/audioset_train/train.h5",
         output:
-            model=f"{MODELS_DIR}/supervised/model.ckpt",
+            model=protected(f"{MODELS_DIR}/supervised/model.ckpt"),
             metrics=f"{MODELS_DIR}/supervised/metrics.csv",
         log:
-            "logs/train/supervised.log",
+            LOGS_DIR + "/train/supervised.log",
         benchmark:
-            "results/benchmarks/train/supervised.tsv"
+            BENCHMARKS_DIR + "/train/supervised.tsv"
         conda:
             MODELS_ENV
-        threads: config["resources"]["train"]["threads"]
+        threads: LOADER_THREADS
         resources:
-            gpu=config["resources"]["train"]["gpu"],
-            mem_mb=config["resources"]["train"]["mem_mb"],
-            runtime=config["resources"]["train"]["runtime"],
+            **TRAIN_RESOURCES,
         params:
             config=training_config("supervised"),
             seed=config["training"]["seeds"][0],
@@ -59,22 +61,17 @@ rule pretrain:
         val_manifest=f"{DATA_DIR}/clotho/validation.jsonl",
         val_store=f"{DATA_DIR}/clotho/validation.h5",
     output:
-        model=f"{MODELS_DIR}/pretrain/model.ckpt",
+        model=protected(f"{MODELS_DIR}/pretrain/model.ckpt"),
         metrics=f"{MODELS_DIR}/pretrain/metrics.csv",
     log:
-        "logs/train/pretrain.log",
+        LOGS_DIR + "/train/pretrain.log",
     benchmark:
-        "results/benchmarks/train/pretrain.tsv"
+        BENCHMARKS_DIR + "/train/pretrain.tsv"
     conda:
         MODELS_ENV
-    threads: config["resources"]["train"]["threads"]
+    threads: LOADER_THREADS
     resources:
-        gpu=config["resources"]["train"]["gpu"],
-        mem_mb=config["resources"]["train"]["mem_mb"],
-        runtime=config["resources"]["train"]["runtime"],
-        # DDP under SLURM: one task per GPU (each task is one Lightning process).
-        nodes=config["training"]["num_nodes"],
-        tasks_per_gpu=1,
+        **TRAIN_RESOURCES,
     params:
         config=training_config("pretrain"),
         seed=config["training"]["seeds"][0],
@@ -90,26 +87,23 @@ rule finetune:
         val_manifest=f"{DATA_DIR}/clotho/validation.jsonl",
         val_store=f"{DATA_DIR}/clotho/validation.h5",
     output:
-        model=f"{MODELS_DIR}/{{stage}}/delta{{delta}}/seed{{seed}}/model.ckpt",
+        model=protected(
+            f"{MODELS_DIR}/{{stage}}/delta{{delta}}/seed{{seed}}/model.ckpt"
+        ),
         metrics=f"{MODELS_DIR}/{{stage}}/delta{{delta}}/seed{{seed}}/metrics.csv",
     log:
-        "logs/train/{stage}_delta{delta}_seed{seed}.log",
+        LOGS_DIR + "/train/{stage}_delta{delta}_seed{seed}.log",
     benchmark:
-        "results/benchmarks/train/{stage}_delta{delta}_seed{seed}.tsv"
+        BENCHMARKS_DIR + "/train/{stage}_delta{delta}_seed{seed}.tsv"
     wildcard_constraints:
         stage=STAGE_PATTERN,
         delta=r"\d+(\.\d+)?",
         seed=r"\d+",
     conda:
         MODELS_ENV
-    threads: config["resources"]["train"]["threads"]
+    threads: LOADER_THREADS
     resources:
-        gpu=config["resources"]["train"]["gpu"],
-        mem_mb=config["resources"]["train"]["mem_mb"],
-        runtime=config["resources"]["train"]["runtime"],
-        # DDP under SLURM: one task per GPU (each task is one Lightning process).
-        nodes=config["training"]["num_nodes"],
-        tasks_per_gpu=1,
+        **TRAIN_RESOURCES,
     params:
         config=training_config("finetune"),
         seed=lambda wildcards: int(wildcards.seed),

@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import re
-import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
@@ -31,8 +30,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.resources import files
 from typing import Any, TypeVar
-
-import requests
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +189,8 @@ class _Fatal(Exception):
 
 
 class OpenAIChatBackend(CaptionBackend):
-    """POST ``{base_url}/chat/completions`` with a versioned system prompt and a JSON answer."""
+    """Chat completions through the openai SDK at ``base_url`` (OpenAI, vLLM, Ollama) with a
+    versioned system prompt and a JSON answer; our retries, answer checks and key redaction."""
 
     name = "openai"
     cacheable = True
@@ -220,7 +218,21 @@ class OpenAIChatBackend(CaptionBackend):
         self._sleep = sleep
         self._api_key = _read_api_key(api_key_env)
         self._prompts = {task: load_prompt(task, prompt_version) for task in PROMPT_TASKS}
-        self._local = threading.local()
+        self._client_module = _import_openai()
+        self._client = self._client_module.OpenAI(
+            base_url=base_url.rstrip("/"),
+            # A local server without a key gets no Authorization header at all.
+            api_key=self._api_key or "unused",
+            default_headers=None
+            if self._api_key
+            else {"Authorization": self._client_module.Omit()},
+            timeout=timeout_s,
+            max_retries=0,
+        )
+        # A local server without a key gets no Authorization header at all.
+        self._omitted_authorization = (
+            None if self._api_key else {"Authorization": self._client_module.Omit()}
+        )
 
     def __repr__(self) -> str:
         return (
@@ -309,41 +321,49 @@ class OpenAIChatBackend(CaptionBackend):
         return min(self.max_backoff_s, wanted)
 
     def _post(self, body: dict[str, Any]) -> dict[str, Any]:
-        headers = {"Content-Type": "application/json"}
-        if self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key}"
+        """One request through the openai SDK (its own retries off: ours count and back off)."""
+        openai = self._client_module
         try:
-            response = self._session().post(
-                self.url, json=body, headers=headers, timeout=self.timeout_s
+            completion = self._client.chat.completions.create(
+                **body, extra_headers=self._omitted_authorization
             )
-        except requests.Timeout:
+        except openai.APITimeoutError:
             raise _Retryable(f"no answer within {self.timeout_s} s") from None
-        except requests.ConnectionError as error:
+        except openai.APIConnectionError as error:
             raise _Retryable(f"cannot connect to {self.url} ({type(error).__name__})") from None
-        except requests.RequestException as error:
-            raise _Fatal(f"request failed: {error}") from None
-        status = response.status_code
-        if status == 429:
-            retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
-            raise _Retryable("rate limited (HTTP 429)", retry_after)
-        if status >= 500:
-            raise _Retryable(f"server error (HTTP {status}): {response.text[:200]}")
-        if status >= 400:
-            raise _Fatal(f"HTTP {status} from {self.url}: {response.text[:300]}")
-        try:
-            return response.json()
-        except ValueError:
-            raise _Retryable(f"answer is not JSON: {response.text[:120]!r}") from None
-
-    def _session(self) -> requests.Session:
-        """One session per worker thread (sessions are not thread-safe; connections are reused)."""
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = self._local.session = requests.Session()
-        return session
+        except openai.RateLimitError as error:
+            retry_after = _retry_after_seconds(error.response.headers.get("Retry-After"))
+            raise _Retryable("rate limited (HTTP 429)", retry_after) from None
+        except openai.InternalServerError as error:
+            text = error.response.text[:200]
+            raise _Retryable(f"server error (HTTP {error.status_code}): {text}") from None
+        except openai.APIStatusError as error:
+            text = error.response.text[:300]
+            raise _Fatal(f"HTTP {error.status_code} from {self.url}: {text}") from None
+        except (openai.APIResponseValidationError, ValueError) as error:
+            raise _Retryable(f"answer is not JSON: {type(error).__name__}") from None
+        data = completion.model_dump() if hasattr(completion, "model_dump") else completion
+        if not isinstance(data, dict):
+            raise _Retryable(f"answer is not a JSON object: {str(data)[:120]!r}")
+        if self._api_key and self._api_key in json.dumps(data, ensure_ascii=False):
+            # Never let an echoed key reach the cache, the outputs or a log.
+            raise _Retryable("the answer contains the API key; it was discarded")
+        return data
 
     def _redact(self, text: str) -> str:
         return text.replace(self._api_key, REDACTED) if self._api_key else text
+
+
+def _import_openai():
+    """The openai SDK, an optional extra of the project."""
+    try:
+        import openai
+    except ModuleNotFoundError:
+        raise CaptionConfigError(
+            "the openai caption backend needs the openai SDK: "
+            "pip install 'tacos-reproduction[openai]'"
+        ) from None
+    return openai
 
 
 def _read_api_key(env_name: str | None) -> str | None:

@@ -318,8 +318,9 @@ def _trainer(
         devices=training.devices,
         num_nodes=training.num_nodes,
         strategy="ddp" if training.processes > 1 else "auto",
-        # Batch norms take their statistics over the global batch, as on one process.
-        sync_batchnorm=training.processes > 1,
+        # Batch norms take their statistics over the global batch, as on one process (GPU only:
+        # on CPU processes each keeps its own share's statistics).
+        sync_batchnorm=training.processes > 1 and on_gpu,
         precision=precision,
         deterministic=not on_gpu,
         logger=CSVLogger(out_dir / ATTEMPTS_DIR, name="", version=_next_attempt(out_dir)),
