@@ -312,6 +312,7 @@ class Requeue:
     job_id: str
     signalled_at_s: float
     checkpoints_seen: list[str]
+    handler_line: str  # what the training logged on the signal, before the restart rewrote the log
 
 
 def signal_the_finetuning(
@@ -331,8 +332,18 @@ def signal_the_finetuning(
         job for job in cluster.jobs() if rule_of(job) == "finetune" and job["state"] == "RUNNING"
     ]
     subprocess.run(["scancel", "--signal=USR1", job["id"]], check=True, env=slurm_env(), timeout=30)
+    signalled_at = time.monotonic() - started
     seen = sorted(path.name for path in checkpoints.iterdir())
-    return Requeue(job["id"], time.monotonic() - started, seen)
+    # SLURM holds a requeued job for about two minutes; its restart starts the rule log afresh.
+    rule_log = workdir / "results" / "demo" / "logs" / "train" / "strong_delta0.04_seed1.log"
+    wanted = f"SLURM job {job['id']}: signal SIGUSR1"
+
+    def handler_logged() -> bool:
+        return wanted in rule_log.read_text()
+
+    wait_until(handler_logged, 60, "the requeue handler's log line", cluster.logs)
+    (line,) = [line for line in rule_log.read_text().splitlines() if wanted in line]
+    return Requeue(job["id"], signalled_at, seen, line)
 
 
 @pytest.fixture(scope="module")
@@ -435,11 +446,13 @@ def job_details(job_id: str) -> dict[str, str]:
 def test_sigusr1_requeues_the_finetuning_which_resumes_from_its_checkpoint(slurm_run):
     workdir, _, requeue = slurm_run
     assert "epoch000.ckpt" in requeue.checkpoints_seen
+    assert "requeueing it (scontrol requeue)" in requeue.handler_line
     assert job_details(requeue.job_id)["Restarts"] == "1"
+    run = workdir / FINETUNE_DIR
     text = rule_log(workdir, "strong_delta0.04_seed1.log")
-    assert f"SLURM job {requeue.job_id}: signal SIGUSR1 at epoch" in text
     assert "Restoring states from the checkpoint path at" in text
-    assert (workdir / FINETUNE_DIR / "checkpoints" / "last.ckpt").resolve().name == (
+    assert sorted(path.name for path in (run / "attempts").iterdir()) == ["000", "001"]
+    assert (run / "checkpoints" / "last.ckpt").resolve().name == (
         f"epoch{FINETUNE_EPOCHS - 1:03d}.ckpt"
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -68,6 +69,39 @@ def test_paper_config_dry_run_fetches_the_real_data(tmp_path):
     }
     assert counts["audio_store"] == 6
     assert "demo_data" not in counts
+
+
+def job_resources(output: str) -> dict[str, set[str]]:
+    """{rule: the distinct `resources:` lines of its jobs} from a dry run's job listing."""
+    found: dict[str, set[str]] = {}
+    for block in re.split(r"^(?=(?:local)?rule \w+:$)", output, flags=re.MULTILINE)[1:]:
+        rule = block.split(":", 1)[0].split()[-1]
+        resources = re.search(r"^\s+resources: (.*)$", block, re.MULTILINE)
+        found.setdefault(rule, set()).add(resources[1] if resources else "")
+    return found
+
+
+def test_gpu_jobs_ask_for_one_gpu_each_so_a_workstation_runs_them_one_at_a_time(tmp_path):
+    """With `training.accelerator: gpu`, each training and scoring job needs the resource `gpu`,
+    so `--resources gpu=1` keeps two of them off one GPU; the other jobs need none."""
+    result = snakemake(
+        "-n", "--configfile", str(REPO / "config" / "paper.yaml"), "--directory", str(tmp_path),
+        "--resources", "gpu=1", "--cores", "4",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    resources = job_resources(result.stdout)
+    assert all("mem_mb=8000," in line for line in resources["evaluate"])  # first attempt
+    assert all("mem_mb=64000," in line for line in resources["finetune"])
+    gpus = {
+        rule: {re.search(r"gpu=(\d+)", line)[1] if "gpu=" in line else "0" for line in lines}
+        for rule, lines in resources.items()
+    }
+    assert {rule: gpus.pop(rule) for rule in ("pretrain", "finetune", "score")} == {
+        "pretrain": {"1"},
+        "finetune": {"1"},
+        "score": {"1"},
+    }
+    assert set().union(*gpus.values()) == {"0"}, gpus
 
 
 def test_invalid_config_is_rejected_naming_the_key(tmp_path):

@@ -1,18 +1,12 @@
 """Rules pretrain and finetune: train one stage and keep its evaluated weights as the output."""
 
-import torch
-
-from tacos.logs import setup_logging
-from tacos.training.run import SplitData, check_gpus
+from tacos.training.run import SplitData, start_training_job
 from tacos.training.stages import run_stage
 
-setup_logging(snakemake.log[0])
-torch.set_num_threads(snakemake.threads)
-check_gpus(
-    int(snakemake.resources.get("gpu", 0)), snakemake.params.config["training"]["accelerator"]
-)
+config = dict(snakemake.params.config)
+start_training_job(snakemake.log[0], snakemake.threads, snakemake.resources, config["training"])
 run_stage(
-    dict(snakemake.params.config),
+    config,
     snakemake.wildcards.get("stage", "pretrain"),
     SplitData(snakemake.input.train_manifest, snakemake.input.train_store),
     SplitData(snakemake.input.val_manifest, snakemake.input.val_store),

@@ -23,7 +23,7 @@ import logging
 import os
 import shutil
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -36,6 +36,7 @@ from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from torch.utils.data import DataLoader
 
+from tacos.logs import setup_logging
 from tacos.models.checkpoint import ModelSpec, load_backbone_weights, load_model_weights
 from tacos.models.dual import build_model
 from tacos.training.cluster import cluster_environment, requeue_callbacks
@@ -210,6 +211,16 @@ def check_gpus(requested: int, accelerator: str) -> None:
         "node's NVIDIA driver (nvidia-smi) and that torch is a CUDA build, or set "
         "resources.train.gpu: 0 to train on the CPU"
     )
+
+
+def start_training_job(
+    log_file: str | os.PathLike, threads: int, resources: Mapping, training: Mapping
+) -> None:
+    """What every training rule does first: its log, its CPU threads, and the check that the
+    GPUs its ``resources`` asked for are there (``training``: the config's section)."""
+    setup_logging(log_file)
+    torch.set_num_threads(threads)
+    check_gpus(int(resources.get("gpu", 0)), training["accelerator"])
 
 
 def run_settings(spec: ModelSpec, training: TrainingConfig, optim: OptimConfig, **more) -> dict:
