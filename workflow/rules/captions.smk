@@ -10,9 +10,9 @@ rule clean_captions:
         weak=CLEANED["weak_file"],
         report=f"{CAPTIONS_DIR}/report.json",
     log:
-        LOGS_DIR + "/clean_captions.log",
+        f"{LOGS_DIR}/clean_captions.log",
     benchmark:
-        BENCHMARKS_DIR + "/clean_captions.tsv"
+        f"{BENCHMARKS_DIR}/clean_captions.tsv"
     conda:
         BASE_ENV
     threads: 4

@@ -6,9 +6,9 @@ if SOURCE == "demo":
         output:
             f"{DEMO_DIR}/demo_manifest.json",
         log:
-            LOGS_DIR + "/demo_data.log",
+            f"{LOGS_DIR}/demo_data.log",
         benchmark:
-            BENCHMARKS_DIR + "/demo_data.tsv"
+            f"{BENCHMARKS_DIR}/demo_data.tsv"
         conda:
             BASE_ENV
         threads: 2
@@ -24,7 +24,7 @@ if demo_model_files():
         output:
             **demo_model_files(),
         log:
-            LOGS_DIR + "/demo_models.log",
+            f"{LOGS_DIR}/demo_models.log",
         conda:
             MODELS_ENV
         params:
@@ -81,9 +81,9 @@ rule audio_store:
         store=f"{DATA_DIR}/{{dataset}}/{{split}}.h5",
         report=f"{DATA_DIR}/{{dataset}}/{{split}}.h5.report.json",
     log:
-        LOGS_DIR + "/audio_store/{dataset}_{split}.log",
+        f"{LOGS_DIR}/audio_store/{{dataset}}_{{split}}.log",
     benchmark:
-        BENCHMARKS_DIR + "/audio_store/{dataset}_{split}.tsv"
+        f"{BENCHMARKS_DIR}/audio_store/{{dataset}}_{{split}}.tsv"
     conda:
         BASE_ENV
     threads: 2

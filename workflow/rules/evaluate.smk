@@ -9,9 +9,9 @@ rule score:
     output:
         [f"{SCORES_DIR}/{{model}}/{name}.h5" for name in QUERY_SETS],
     log:
-        LOGS_DIR + "/score/{model}.log",
+        f"{LOGS_DIR}/score/{{model}}.log",
     benchmark:
-        BENCHMARKS_DIR + "/score/{model}.tsv"
+        f"{BENCHMARKS_DIR}/score/{{model}}.tsv"
     wildcard_constraints:
         model=MODEL_PATTERN,
     conda:
@@ -34,9 +34,9 @@ rule evaluate:
     output:
         f"{EVAL_DIR}/{{model}}/{{query_set}}/{{frames}}.json",
     log:
-        LOGS_DIR + "/evaluate/{model}/{query_set}/{frames}.log",
+        f"{LOGS_DIR}/evaluate/{{model}}/{{query_set}}/{{frames}}.log",
     benchmark:
-        BENCHMARKS_DIR + "/evaluate/{model}/{query_set}/{frames}.tsv"
+        f"{BENCHMARKS_DIR}/evaluate/{{model}}/{{query_set}}/{{frames}}.tsv"
     wildcard_constraints:
         model=MODEL_PATTERN,
         query_set="classes407|categories50",

@@ -8,7 +8,7 @@ rule tables:
     output:
         **report_files(TABLES_DIR, TABLES, ("csv", "md", "tex"), "Tables"),
     log:
-        LOGS_DIR + "/tables.log",
+        f"{LOGS_DIR}/tables.log",
     localrule: True
     conda:
         BASE_ENV
@@ -29,7 +29,7 @@ rule figures:
     output:
         **report_files(FIGURES_DIR, FIGURES, ("png", "pdf"), "Figures"),
     log:
-        LOGS_DIR + "/figures.log",
+        f"{LOGS_DIR}/figures.log",
     localrule: True
     conda:
         BASE_ENV

@@ -13,7 +13,7 @@ if SUPERVISED_RELEASE:
         output:
             model=protected(f"{MODELS_DIR}/supervised/model.ckpt"),
         log:
-            LOGS_DIR + "/train/supervised.log",
+            f"{LOGS_DIR}/train/supervised.log",
         conda:
             MODELS_ENV
         params:
@@ -32,9 +32,9 @@ if SUPERVISED_TRAINED:
             model=protected(f"{MODELS_DIR}/supervised/model.ckpt"),
             metrics=f"{MODELS_DIR}/supervised/metrics.csv",
         log:
-            LOGS_DIR + "/train/supervised.log",
+            f"{LOGS_DIR}/train/supervised.log",
         benchmark:
-            BENCHMARKS_DIR + "/train/supervised.tsv"
+            f"{BENCHMARKS_DIR}/train/supervised.tsv"
         conda:
             MODELS_ENV
         threads: LOADER_THREADS
@@ -64,9 +64,9 @@ rule pretrain:
         model=protected(f"{MODELS_DIR}/pretrain/model.ckpt"),
         metrics=f"{MODELS_DIR}/pretrain/metrics.csv",
     log:
-        LOGS_DIR + "/train/pretrain.log",
+        f"{LOGS_DIR}/train/pretrain.log",
     benchmark:
-        BENCHMARKS_DIR + "/train/pretrain.tsv"
+        f"{BENCHMARKS_DIR}/train/pretrain.tsv"
     conda:
         MODELS_ENV
     threads: LOADER_THREADS
@@ -92,9 +92,9 @@ rule finetune:
         ),
         metrics=f"{MODELS_DIR}/{{stage}}/delta{{delta}}/seed{{seed}}/metrics.csv",
     log:
-        LOGS_DIR + "/train/{stage}_delta{delta}_seed{seed}.log",
+        f"{LOGS_DIR}/train/{{stage}}_delta{{delta}}_seed{{seed}}.log",
     benchmark:
-        BENCHMARKS_DIR + "/train/{stage}_delta{delta}_seed{seed}.tsv"
+        f"{BENCHMARKS_DIR}/train/{{stage}}_delta{{delta}}_seed{{seed}}.tsv"
     wildcard_constraints:
         stage=STAGE_PATTERN,
         delta=r"\d+(\.\d+)?",
