@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import signal
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -104,6 +106,42 @@ def test_gpu_jobs_ask_for_one_gpu_each_so_a_workstation_runs_them_one_at_a_time(
     assert set().union(*gpus.values()) == {"0"}, gpus
 
 
+def local_rules(config_file: Path, workdir: Path) -> set[str]:
+    """The rules the workflow runs where snakemake runs, not as cluster jobs. Snakemake has no
+    public query for them (a dry run prints them like the others): read the parsed workflow's."""
+    from snakemake.api import SnakemakeApi
+    from snakemake.settings.types import (
+        ConfigSettings,
+        OutputSettings,
+        ResourceSettings,
+        StorageSettings,
+        WorkflowSettings,
+    )
+
+    usr1 = signal.getsignal(signal.SIGUSR1)  # the Snakefile ignores SIGUSR1 in its process
+    with SnakemakeApi(OutputSettings()) as api:
+        workflow = api.workflow(
+            resource_settings=ResourceSettings(),
+            config_settings=ConfigSettings(configfiles=[config_file]),
+            storage_settings=StorageSettings(),
+            workflow_settings=WorkflowSettings(),
+            snakefile=REPO / "workflow" / "Snakefile",
+            workdir=workdir,
+        )
+        local = set(workflow._workflow._localrules)
+    signal.signal(signal.SIGUSR1, usr1)
+    return local
+
+
+@pytest.mark.parametrize("on_submit_host", [False, True])
+def test_report_rules_and_on_request_downloads_run_where_snakemake_runs(tmp_path, on_submit_host):
+    config = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
+    config["data"]["fetch_on_submit_host"] = on_submit_host
+    (tmp_path / "paper.yaml").write_text(yaml.safe_dump(config))
+    fetches = {"fetch_tacos", "fetch_clotho", "fetch_audioset"} if on_submit_host else set()
+    assert local_rules(tmp_path / "paper.yaml", tmp_path) == {"tables", "figures", *fetches}
+
+
 def test_invalid_config_is_rejected_naming_the_key(tmp_path):
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config["data"]["source"] = "zenodo"
@@ -163,6 +201,9 @@ def test_tiny_demo_run_writes_manifests_reports_stores_and_logs(tiny_demo):
 def test_tiny_demo_run_trains_evaluates_and_reports(tiny_demo):
     results = tiny_demo / "results" / "demo"
     models = {path.parent.relative_to(results / "models") for path in results.rglob("model.ckpt")}
+    # the trained model files are write-protected, so no rerun replaces one unnoticed
+    modes = {stat.S_IMODE(path.stat().st_mode) & 0o222 for path in results.rglob("model.ckpt")}
+    assert modes == {0}
     assert {str(model) for model in models} == {
         "pretrain",
         "supervised",
