@@ -3,7 +3,10 @@
 munged, slurmctld and slurmd run as root on 127.0.0.1 with every state, spool and log file in a
 temporary folder, `select/cons_tres`, no accounting daemon (so job status must come from squeue)
 and one fake GPU (`gres.conf` with `File=/dev/null`). A tiny demo config then trains through
-`snakemake --profile slurm`, every job submitted with sbatch, the training jobs asking for a GPU.
+the profile, every job submitted with sbatch, the training jobs asking for the GPU and training
+on two CPU processes (DDP over gloo) inside their one task. Halfway through the fine-tuning the
+test sends its job SIGUSR1, as sbatch --signal does before a time limit: the job must requeue
+itself, resume from its epoch checkpoint and end with the weights of an uninterrupted run.
 
 The configuration goes to /etc/slurm/slurm.conf, where SLURM clients look by default: the
 plugin's job step drops SLURM_CONF from the environment of the `srun` it starts inside each job,
