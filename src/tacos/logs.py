@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-LIBRARY_LOGGERS = ("lightning.pytorch", "lightning.fabric")
+LIBRARY_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric")
 
 
 def setup_logging(log_file: str | os.PathLike | None = None, level: int = logging.INFO) -> None:
