@@ -31,8 +31,12 @@ PYPI_NAMES = {"pysoundfile": "soundfile", "soxr-python": "soxr", "msgpack-python
 # Entries that are tools of the environment, not dependencies of the project.
 NOT_PROJECT_DEPENDENCIES = {"python", "pip"}
 # Compiled packages the envs take from conda-forge although only dependencies of dependencies
-# need them: sed_scores_eval's build (a C++ Cython extension) and its librosa/dcase_util chain.
-COMPILED_FOR_DEPENDENCIES = {"cxx-compiler", "cython", "numba", "msgpack", "python-magic"}
+# need them: sed_scores_eval's build (a C++ Cython extension) and its librosa/dcase_util chain,
+# the openai SDK's and transformers'.
+COMPILED_FOR_DEPENDENCIES = {
+    "cxx-compiler", "cython", "numba", "msgpack", "python-magic",
+    "pydantic", "jiter", "tokenizers", "safetensors", "regex",
+}  # fmt: skip
 # The extras of pyproject.toml each env installs the project with.
 ENV_EXTRAS = {"base.yaml": ("openai",), "models.yaml": ("models",)}
 PROJECT_LINE = re.compile(r"-e \$\{TACOS_PROJECT_DIR\}(\[(?P<extras>[a-z,]+)\])?")
