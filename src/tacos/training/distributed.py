@@ -77,4 +77,5 @@ def global_batch_share(local_mean: Tensor, local_count: int) -> Tensor:
     """
     count = torch.tensor([float(local_count)], device=local_mean.device)
     dist.all_reduce(count)
-    return local_mean * (local_count * dist.get_world_size() / count.squeeze())
+    # A global batch without terms (no regions anywhere) gives the zero loss, not 0 / 0.
+    return local_mean * (local_count * dist.get_world_size() / count.squeeze().clamp(min=1.0))
