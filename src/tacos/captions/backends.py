@@ -221,11 +221,7 @@ class OpenAIChatBackend(CaptionBackend):
         self._client_module = _import_openai()
         self._client = self._client_module.OpenAI(
             base_url=base_url.rstrip("/"),
-            # A local server without a key gets no Authorization header at all.
             api_key=self._api_key or "unused",
-            default_headers=None
-            if self._api_key
-            else {"Authorization": self._client_module.Omit()},
             timeout=timeout_s,
             max_retries=0,
         )
@@ -342,9 +338,10 @@ class OpenAIChatBackend(CaptionBackend):
             raise _Fatal(f"HTTP {error.status_code} from {self.url}: {text}") from None
         except (openai.APIResponseValidationError, ValueError) as error:
             raise _Retryable(f"answer is not JSON: {type(error).__name__}") from None
-        data = completion.model_dump() if hasattr(completion, "model_dump") else completion
-        if not isinstance(data, dict):
-            raise _Retryable(f"answer is not a JSON object: {str(data)[:120]!r}")
+        # A body that is not JSON comes back from the SDK as its text, not as a completion.
+        if isinstance(completion, str):
+            raise _Retryable(f"answer is not JSON: {completion[:120]!r}")
+        data = completion.model_dump()
         if self._api_key and self._api_key in json.dumps(data, ensure_ascii=False):
             # Never let an echoed key reach the cache, the outputs or a log.
             raise _Retryable("the answer contains the API key; it was discarded")
