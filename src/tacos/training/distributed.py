@@ -22,40 +22,30 @@ def gather_negatives(
 
     Clip ids of this process stay ``0..batch_size-1``; other processes' clips are shifted out
     of that range (by the largest batch of any process) and their groups renumbered, so no two
-    processes' ids collide. Processes may hold different numbers of regions: rows are padded to
-    the largest count and dropped again.
+    processes' ids collide. Processes may hold different numbers of regions.
     """
     world, rank = dist.get_world_size(), dist.get_rank()
-    sizes = torch.tensor([len(text), batch_size], device=text.device)
-    all_sizes = [torch.zeros_like(sizes) for _ in range(world)]
-    dist.all_gather(all_sizes, sizes)
-    counts = [int(size[0]) for size in all_sizes]
-    longest = max(counts)
-    widest = max(int(size[1]) for size in all_sizes)
-    padding = longest - len(text)
-    padded_text = torch.cat([text, text.new_zeros(padding, text.shape[1])])
-    padded_ids = torch.stack([region_clip, text_groups], dim=1)
-    padded_ids = torch.cat([padded_ids, padded_ids.new_zeros(padding, 2)])
-    texts = all_gather(padded_text)
-    ids = [torch.zeros_like(padded_ids) for _ in range(world)]
-    dist.all_gather(ids, padded_ids)
-    group_span = int(max(i[:, 1].max().item() for i in ids)) + 1 if longest else 1
-    rows, clips, groups = [], [], []
-    for source, (source_text, source_ids, n) in enumerate(zip(texts, ids, counts, strict=True)):
-        rows.append(source_text[:n])
-        clips.append(source_ids[:n, 0] + (source - rank) * widest)
-        groups.append(source_ids[:n, 1] + source * group_span)
-    return torch.cat(rows), torch.cat(clips), torch.cat(groups)
+    widest = torch.tensor([batch_size], device=text.device)
+    dist.all_reduce(widest, op=dist.ReduceOp.MAX)
+    all_text, counts = gather_rows(text)
+    all_ids, _ = gather_rows(torch.stack([region_clip, text_groups], dim=1))
+    group_span = int(all_ids[:, 1].max()) + 1 if len(all_ids) else 1
+    source = torch.repeat_interleave(
+        torch.arange(world, device=text.device), torch.tensor(counts, device=text.device)
+    )
+    clips = all_ids[:, 0] + (source - rank) * int(widest)
+    return all_text, clips, all_ids[:, 1] + source * group_span
 
 
 def is_distributed() -> bool:
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
 
-def gather_rows(rows: Tensor) -> tuple[Tensor, int]:
+def gather_rows(rows: Tensor) -> tuple[Tensor, list[int]]:
     """Every process's ``rows`` stacked in rank order (gradients flow back to their owners),
-    and where this process's rows start; processes may hold different numbers of rows."""
-    world, rank = dist.get_world_size(), dist.get_rank()
+    and each process's row count; processes may hold different numbers of rows (padded to the
+    largest count for the exchange and dropped again)."""
+    world = dist.get_world_size()
     count = torch.tensor([len(rows)], device=rows.device)
     counts = [torch.zeros_like(count) for _ in range(world)]
     dist.all_gather(counts, count)
@@ -64,7 +54,7 @@ def gather_rows(rows: Tensor) -> tuple[Tensor, int]:
     padded = torch.cat([rows, rows.new_zeros(padding, *rows.shape[1:])])
     gathered = all_gather(padded)
     parts = [part[:n] for part, n in zip(gathered, counts, strict=True)]
-    return torch.cat(parts), sum(counts[:rank])
+    return torch.cat(parts), counts
 
 
 def global_batch_share(local_mean: Tensor, local_count: int) -> Tensor:

@@ -136,8 +136,9 @@ class TacosModule(SpecModule):
         """Clip-level InfoNCE; under DDP over the pairs of the whole global batch."""
         if not is_distributed():
             return global_contrastive_loss(clip, text, self.loss.tau)
-        all_clip, offset = gather_rows(clip)
+        all_clip, counts = gather_rows(clip)
         all_text, _ = gather_rows(text)
+        offset = sum(counts[: torch.distributed.get_rank()])
         value = global_contrastive_loss(
             clip, text, self.loss.tau, all_audio=all_clip, all_text=all_text, offset=offset
         )
