@@ -11,9 +11,9 @@ from pathlib import Path
 signal.signal(signal.SIGUSR1, signal.SIG_IGN)
 
 # The rules' conda environments (paths from workflow/rules/): a light one without torch, and one
-# with the model stack for training and scoring. Both install the project from PROJECT_DIR,
-# which their pip sections name as ${TACOS_PROJECT_DIR}: conda runs pip inside
-# .snakemake/conda/, where no relative path reaches the project.
+# with the model stack for training and scoring. Both install the project from the repository
+# this Snakefile comes from, which their pip sections name as ${TACOS_PROJECT_DIR}: conda runs
+# pip inside .snakemake/conda/, where no relative path reaches the project.
 BASE_ENV = "../envs/base.yaml"
 MODELS_ENV = "../envs/models.yaml"
 os.environ.update(TACOS_PROJECT_DIR=str(Path(workflow.basedir).parent))
@@ -23,9 +23,8 @@ os.environ.update(TACOS_PROJECT_DIR=str(Path(workflow.basedir).parent))
 # for GPUs when training.accelerator says gpu: one per device. Memory grows with each attempt.
 TRAINING = config["training"]
 ON_GPU = TRAINING["accelerator"] in ("gpu", "cuda")
-LOADER_THREADS = max(
-    1, TRAINING["num_workers"]
-)  # data-loading processes, at least one core
+# Cores of a training or scoring job: its data-loading processes, at least one.
+LOADER_THREADS = max(1, TRAINING["num_workers"])
 TRAIN_RESOURCES = {
     "gpu": TRAINING["devices"] if ON_GPU else 0,
     "mem_mb": lambda wildcards, attempt: 64000 * attempt,
@@ -40,6 +39,7 @@ EVALUATE_RESOURCES = {
     "mem_mb": lambda wildcards, attempt: 8000 * attempt,
     "runtime": 240,
 }
+
 DEMO_DIR = "data/demo"
 DEMO_MODELS_DIR = "data/demo_models"  # random-weight model files of a paper-shaped demo
 # Every output of a configuration lies below its own root (config `output`), so the demo's and
