@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import yaml
+from import_blocker import blocking_prelude
 
 from tacos.cli import main
 from tacos.data.store import AudioStore
@@ -42,13 +43,7 @@ def test_demo_data_prepare_and_store_from_the_command_line(tmp_path, monkeypatch
 
 def test_detect_without_the_models_extra_names_the_extra_to_install():
     """`tacos detect` in an install without torch stops with the pip command that adds it."""
-    code = (
-        "import sys\n"
-        "class Block:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] == 'torch':\n"
-        "            raise ModuleNotFoundError(name, name=name)\n"
-        "sys.meta_path.insert(0, Block())\n"
+    code = blocking_prelude(("torch",)) + (
         "from tacos.cli import main\n"
         "main(['detect', 'a.wav', '--query', 'dog', '--checkpoint', 'm.ckpt', '--out', 'o.tsv'])\n"
     )

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from import_blocker import blocking_prelude
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
@@ -172,14 +173,7 @@ def test_the_light_env_scripts_import_no_torch():
         {script for env, script in rule_envs_and_scripts().values() if env == "BASE_ENV"}
     )
     assert "evaluate.py" in scripts and "make_figures.py" in scripts
-    blocker = (
-        "import sys\n"
-        "class Block:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        f"        if name.split('.')[0] in {BLOCKED_IN_THE_LIGHT_ENV!r}:\n"
-        "            raise ModuleNotFoundError(name)\n"
-        "sys.meta_path.insert(0, Block())\n"
-    )
+    blocker = blocking_prelude(BLOCKED_IN_THE_LIGHT_ENV)
     for script in scripts:
         tree = ast.parse((REPO / "workflow" / "scripts" / script).read_text())
         imports = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
