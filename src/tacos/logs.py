@@ -7,7 +7,10 @@ import os
 import sys
 from pathlib import Path
 
+from tqdm import tqdm
+
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+PROGRESS_SECONDS = 15.0  # a progress line in the log at most this often
 LIBRARY_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric")
 
 
@@ -35,3 +38,30 @@ def setup_logging(log_file: str | os.PathLike | None = None, level: int = loggin
 def _log_uncaught(kind: type[BaseException], error: BaseException, traceback) -> None:
     """Put a crash's traceback into the log file too, where the rule's user looks for it."""
     logging.getLogger("tacos").critical("stopped by an error", exc_info=(kind, error, traceback))
+
+
+class _LogLines:
+    """A file for tqdm that logs each bar it draws as one line (a rule's log is a file)."""
+
+    def __init__(self, logger: logging.Logger):
+        self.logger = logger
+
+    def write(self, text: str) -> None:
+        line = text.strip("\r\n ")
+        if line:
+            self.logger.info(line)
+
+    def flush(self) -> None:
+        pass
+
+
+def progress(total: int, desc: str, unit: str) -> tqdm:
+    """A progress bar with rate and time left, logged every ``PROGRESS_SECONDS``."""
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit=unit,
+        file=_LogLines(logging.getLogger("tacos.progress")),
+        mininterval=PROGRESS_SECONDS,
+        ascii=True,
+    )

@@ -11,13 +11,8 @@ from sed_scores_eval import intersection_based
 
 from tacos.evaluation.ground_truth import scored_classes
 from tacos.evaluation.scores import ScoreReader, ScoreWriter
-from tacos.evaluation.sed_metrics import (
-    PSDS1_ARGS,
-    bootstrap_samples,
-    resampled_ids,
-    sed_metrics,
-    sed_metrics_plain,
-)
+from tacos.evaluation.metric_results import PSDS1_ARGS, bootstrap_samples, resampled_ids
+from tacos.evaluation.sed_metrics import sed_metrics, sed_metrics_plain
 from tacos.frames import frame_count
 
 DELTA = 0.04

@@ -244,10 +244,14 @@ class ScoreReader:
         Reads only the block of columns from the smallest to the largest index, so keep the
         indices within one or a few chunks (``classes_per_chunk``) to bound memory and I/O.
         """
+        return np.split(self.read_block(class_indices), self.offsets[1:])
+
+    def read_block(self, class_indices: Sequence[int]) -> np.ndarray:
+        """Stored scores ``[total_frames, len(class_indices)]`` of a few classes, all clips'
+        frames concatenated in file order (see ``read_classes`` on the columns read)."""
         low, high = min(class_indices), max(class_indices) + 1
         block = self._scores[:, low:high]
-        block = block[:, [index - low for index in class_indices]]
-        return np.split(block, self.offsets[1:])
+        return block[:, [index - low for index in class_indices]]
 
     def clip_scores(self, clip_index: int) -> np.ndarray:
         """All classes' scores ``[T, K]`` of one clip."""

@@ -1,0 +1,407 @@
+"""The fast engine: PSDS1, pAUROC and their bootstrap at the real eval size in minutes.
+
+Two phases, each spread over worker processes:
+
+1. Change points, class block by class block (``change_points``): each worker reads a few
+   classes across all clips from the score file and finds, per class, where the detection
+   counts change (PSDS) and each segment's score and label (pAUROC). Only the top of each list
+   is kept: the points whose false-positive rate stays within ``max_efpr`` (``max_fpr``) in at
+   least one replicate. The cut is proven for every replicate before it is used: below it, each
+   of the clips without events of the class that scores above it has a detection, and those
+   detections alone put every replicate beyond ``max_efpr``; likewise the negative segments
+   above it put every replicate beyond ``max_fpr``. Where no such cut exists, all points are
+   kept.
+2. Replicates, block by block (``curves.replicate_metrics``): the full set is replicate 0 with
+   every clip once; bootstrap replicate ``r`` weights each clip by how often it was drawn.
+
+The per-class lists move from phase 1 to phase 2 through ``.npy`` files in a temporary folder,
+which each phase-2 worker maps once.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+from tacos.evaluation import change_points, curves
+from tacos.evaluation.ground_truth import GroundTruth
+from tacos.evaluation.metric_results import (
+    METRICS,
+    PAUROC_ARGS,
+    PSDS1_ARGS,
+    BootstrapResult,
+    SedMetrics,
+    bootstrap_draws,
+    check_inputs,
+)
+from tacos.evaluation.scores import FrameProtocol, ScoreReader, protocol_frames
+from tacos.logs import progress
+
+log = logging.getLogger(__name__)
+
+CUT_MARGIN = 1.2  # first cut: 20 % more points than the full set needs, then grown by half
+REPLICATES_PER_JOB = 50
+WEIGHTS_FILE = "weights.npy"
+CLASS_ARRAYS = (
+    "cp_ptr", "cp_groups", "cp_group_ends", "cp_clip", "cp_d_tp", "cp_d_fp",
+    "segment_ptr", "segment_groups", "segment_group_ends", "segment_clip", "segment_positive",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Clips:
+    """The evaluated clips in score-file order, and where their frames are."""
+
+    ids: list[str]
+    offsets: np.ndarray  # first stored frame of each clip
+    kept: np.ndarray  # frames the protocol scores
+    durations: np.ndarray
+    delta: float
+    trimmed: bool
+
+
+@dataclass(frozen=True)
+class _BlockTask:
+    """Phase 1 for a few classes: their columns in the file and their events per clip."""
+
+    store_path: str
+    columns: tuple[int, ...]
+    events: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]  # (ptr, onsets, offsets)
+    clips: _Clips
+    folder: str
+    replicate_durations: np.ndarray
+
+
+@dataclass
+class _ClassLists:
+    """One class's kept change points and segments, falling by score, with tie-group ends."""
+
+    cp_clip: np.ndarray
+    cp_d_tp: np.ndarray
+    cp_d_fp: np.ndarray
+    cp_group_ends: np.ndarray
+    segment_clip: np.ndarray
+    segment_positive: np.ndarray
+    segment_group_ends: np.ndarray
+    counts: np.ndarray  # [replicates, 3]: weighted events, positive and negative segments
+
+
+def _group_ends(sorted_scores: np.ndarray) -> np.ndarray:
+    """Ends of the runs of equal values in a sorted array."""
+    if len(sorted_scores) == 0:
+        return np.zeros(0, dtype=np.int64)
+    changes = np.flatnonzero(sorted_scores[1:] != sorted_scores[:-1]) + 1
+    return np.append(changes, len(sorted_scores)).astype(np.int64)
+
+
+def _chunks(n_items: int, size: int) -> list[range]:
+    return [range(start, min(start + size, n_items)) for start in range(0, n_items, size)]
+
+
+def _falling(scores: np.ndarray) -> np.ndarray:
+    return np.argsort(-scores, kind="stable")
+
+
+def _proven_cut(
+    candidates: np.ndarray,
+    candidate_clips: np.ndarray,
+    weights: np.ndarray,
+    beyond: np.ndarray,
+    needed: int,
+) -> float:
+    """The highest cut such that, for every replicate ``r``, the candidates scoring at least the
+    cut weigh more than ``beyond[r]``; -inf when there is none.
+
+    ``candidates``: scores that each stand for one point beyond the limit below them (a clip's
+    maximum, a negative segment's score); ``needed``: how many of them the full set needs.
+    """
+    ranked = np.sort(candidates)[::-1]
+    count = math.ceil(CUT_MARGIN * needed)
+    while count < len(ranked):
+        cut = ranked[count - 1]
+        counts = np.bincount(candidate_clips[candidates >= cut], minlength=weights.shape[1])
+        if np.all(weights @ counts.astype(np.float64) > beyond):
+            return float(cut)
+        count = math.ceil(count * 1.5)
+    return -np.inf
+
+
+def _class_lists(
+    column: np.ndarray,
+    events: tuple[np.ndarray, np.ndarray, np.ndarray],
+    clips: _Clips,
+    segments: tuple,
+    weights: np.ndarray,
+    replicate_durations: np.ndarray,
+) -> _ClassLists:
+    """Phase 1 for one class (see module doc)."""
+    event_ptr, onsets, offsets = events
+    events_per_clip = np.diff(event_ptr)
+    segment_ptr, low, high, segment_on, segment_off = segments
+    values, positive = change_points.segment_scores(
+        column, clips.offsets, segment_ptr, low, high, segment_on, segment_off,
+        event_ptr, onsets, offsets,
+    )  # fmt: skip
+    segment_clip = np.repeat(np.arange(len(clips.ids), dtype=np.int32), np.diff(segment_ptr))
+    per_clip = np.stack(
+        [
+            events_per_clip,
+            np.bincount(segment_clip[positive], minlength=len(clips.ids)),
+            np.bincount(segment_clip[~positive], minlength=len(clips.ids)),
+        ],
+        axis=1,
+    ).astype(np.float64)
+    counts = np.rint(weights @ per_clip).astype(np.int64)
+
+    max_efpr, max_fpr = PSDS1_ARGS["max_efpr"], PAUROC_ARGS["max_fpr"]
+    max_fp = np.array([curves.max_false_positives(d, max_efpr) for d in replicate_durations])
+    silent = np.flatnonzero(events_per_clip == 0)
+    maxima = change_points.clip_maxima(column, clips.offsets, clips.kept)
+    cut = _proven_cut(maxima[silent], silent, weights, max_fp, int(max_fp.max()) + 1)
+    score, d_tp, d_fp, cp_clip = change_points.change_points(
+        column, clips.offsets, clips.kept, clips.durations, clips.delta, clips.trimmed,
+        event_ptr, onsets, offsets, PSDS1_ARGS["dtc_threshold"], PSDS1_ARGS["gtc_threshold"], cut,
+    )  # fmt: skip
+    order = _falling(score)
+
+    negative = np.flatnonzero(~positive)
+    beyond = max_fpr * counts[:, 2]
+    needed = int(math.ceil(max_fpr * counts[:, 2].max())) + 1
+    segment_cut = _proven_cut(values[negative], segment_clip[negative], weights, beyond, needed)
+    kept = np.flatnonzero(values >= segment_cut)
+    segment_order = kept[_falling(values[kept])]
+    return _ClassLists(
+        cp_clip[order], d_tp[order], d_fp[order], _group_ends(score[order]),
+        segment_clip[segment_order], positive[segment_order],
+        _group_ends(values[segment_order]), counts,
+    )  # fmt: skip
+
+
+def _class_block(task: _BlockTask) -> list[_ClassLists]:
+    """Phase 1 for the task's classes: read their columns once, then class by class."""
+    clips = task.clips
+    weights = np.load(Path(task.folder) / WEIGHTS_FILE, mmap_mode="r").astype(np.float64)
+    segments = change_points.segment_frames(
+        clips.kept, clips.durations, clips.delta, clips.trimmed, PAUROC_ARGS["segment_length"]
+    )
+    with ScoreReader(task.store_path) as reader:
+        block = reader.read_block(task.columns)
+    return [
+        _class_lists(
+            np.ascontiguousarray(block[:, index], dtype=np.float32),
+            events,
+            clips,
+            segments,
+            weights,
+            task.replicate_durations,
+        )
+        for index, events in enumerate(task.events)
+    ]
+
+
+def _save_lists(folder: Path, lists: Sequence[_ClassLists]) -> np.ndarray:
+    """Concatenate the classes' lists into the arrays of ``CLASS_ARRAYS`` in ``folder``; returns
+    the weighted counts ``[replicates, classes, 3]``."""
+    arrays: dict[str, np.ndarray] = {}
+    for prefix in ("cp", "segment"):
+        clip_key = f"{prefix}_clip"
+        sizes = [len(getattr(item, clip_key)) for item in lists]
+        arrays[f"{prefix}_ptr"] = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        group_ends = [getattr(item, f"{prefix}_group_ends") for item in lists]
+        arrays[f"{prefix}_groups"] = np.concatenate(
+            [[0], np.cumsum([len(ends) for ends in group_ends])]
+        ).astype(np.int64)
+        arrays[f"{prefix}_group_ends"] = np.concatenate(
+            [ends + start for ends, start in zip(group_ends, arrays[f"{prefix}_ptr"], strict=False)]
+        ).astype(np.int64)
+    for key in ("cp_clip", "cp_d_tp", "cp_d_fp", "segment_clip", "segment_positive"):
+        arrays[key] = np.concatenate([getattr(item, key) for item in lists])
+    for key in CLASS_ARRAYS:
+        np.save(folder / f"{key}.npy", arrays[key])
+    return np.stack([item.counts for item in lists], axis=1)
+
+
+_loaded: dict = {}
+
+
+def _load(folder: str) -> None:
+    """Phase-2 worker start: map the class lists and the weights once."""
+    _loaded.clear()
+    for key in (*CLASS_ARRAYS, WEIGHTS_FILE.removesuffix(".npy")):
+        _loaded[key] = np.load(Path(folder) / f"{key}.npy", mmap_mode="r")
+
+
+def _replicates(
+    job: tuple[range, np.ndarray, np.ndarray],
+) -> list[tuple[float, np.ndarray, np.ndarray]]:
+    """Phase 2 for a block of replicates: ``(psds1, per-class PSDS, per-class pAUROC)`` each."""
+    replicates, durations, counts = job
+    arrays = [np.asarray(_loaded[key]) for key in CLASS_ARRAYS]
+    results = []
+    for position, replicate in enumerate(replicates):
+        weights = np.asarray(_loaded["weights"][replicate], dtype=np.int64)
+        n_ref, n_positive, n_negative = counts[position].T
+        results.append(
+            curves.replicate_metrics(
+                weights,
+                durations[position],
+                n_ref,
+                n_positive,
+                n_negative,
+                *arrays,
+                PSDS1_ARGS["max_efpr"],
+                PAUROC_ARGS["max_fpr"],
+            )  # fmt: skip
+        )
+    return results
+
+
+def _pool(workers: int, jobs: int, initializer=None, initargs=()) -> ProcessPoolExecutor:
+    """``spawn`` workers, so that no HDF5 handle or thread is forked."""
+    return ProcessPoolExecutor(
+        max(1, min(workers, jobs)),
+        mp_context=get_context("spawn"),
+        initializer=initializer,
+        initargs=initargs,
+    )
+
+
+def _run(function, jobs: list, workers: int, description: str, initializer=None, initargs=()):
+    """Results of ``function`` over ``jobs`` in order, with a progress bar in the log."""
+    with progress(total=len(jobs), desc=description, unit="job") as bar:
+        if workers <= 1:
+            if initializer is not None:
+                initializer(*initargs)
+            for job in jobs:
+                yield function(job)
+                bar.update()
+            return
+        with _pool(workers, len(jobs), initializer, initargs) as pool:
+            for result in pool.map(function, jobs):
+                yield result
+                bar.update()
+
+
+def _evaluated_clips(reader: ScoreReader, ground_truth: GroundTruth, frames: FrameProtocol):
+    rows = [row for row, clip_id in enumerate(reader.clip_ids) if clip_id in ground_truth]
+    ids = [reader.clip_ids[row] for row in rows]
+    durations = np.array([reader.durations[clip_id] for clip_id in ids], dtype=np.float64)
+    kept = [
+        protocol_frames(int(reader.n_frames[row]), reader.delta, duration, frames)
+        for row, duration in zip(rows, durations.tolist(), strict=True)
+    ]
+    return _Clips(
+        ids,
+        reader.offsets[rows].astype(np.int64),
+        np.asarray(kept, dtype=np.int64),
+        durations,
+        reader.delta,
+        frames == "trimmed",
+    )
+
+
+def _events(ground_truth: GroundTruth, clips: _Clips, class_name: str):
+    """The class's events as (ptr, onsets, offsets) over the clips, in the ground truth's order."""
+    ptr, onsets, offsets = [0], [], []
+    for clip_id in clips.ids:
+        for onset, offset, name in ground_truth[clip_id]:
+            if name == class_name:
+                onsets.append(onset)
+                offsets.append(offset)
+        ptr.append(len(onsets))
+    return (
+        np.asarray(ptr, dtype=np.int64),
+        np.asarray(onsets, dtype=np.float64),
+        np.asarray(offsets, dtype=np.float64),
+    )
+
+
+def _weights(clips: _Clips, n_bootstrap: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Clip multiplicities ``[1 + n_bootstrap, clips]`` (row 0: the full set) and each row's
+    summed duration, added in the order the library adds them (file order; draw order)."""
+    ordered = np.argsort(np.array(clips.ids), kind="stable")  # file positions of the sorted ids
+    weights = np.ones((1 + n_bootstrap, len(clips.ids)), dtype=np.int16)
+    durations = [float(np.cumsum(clips.durations)[-1])]
+    for row, draws in enumerate(bootstrap_draws(len(clips.ids), n_bootstrap, seed), start=1):
+        drawn = ordered[draws]
+        weights[row] = np.bincount(drawn, minlength=len(clips.ids))
+        durations.append(float(np.cumsum(clips.durations[drawn])[-1]))
+    return weights, np.asarray(durations)
+
+
+def fast_sed_metrics(
+    store_path: str | os.PathLike,
+    ground_truth: GroundTruth,
+    frames: FrameProtocol,
+    workers: int = 1,
+    classes_per_job: int | None = None,
+    n_bootstrap: int = 0,
+    seed: int = 0,
+) -> tuple[SedMetrics, BootstrapResult | None]:
+    """``sed_metrics`` with the fast engine (see module doc)."""
+    with ScoreReader(store_path) as reader:
+        classes = check_inputs(reader, ground_truth)
+        clips = _evaluated_clips(reader, ground_truth, frames)
+        columns = reader.class_index(classes)
+        per_job = classes_per_job or reader.classes_per_chunk
+        label = f"{reader.path.stem} ({frames})"
+    weights, durations = _weights(clips, n_bootstrap, seed)
+    with tempfile.TemporaryDirectory(prefix="tacos-metrics-") as folder:
+        np.save(Path(folder) / WEIGHTS_FILE, weights)
+        tasks = [
+            _BlockTask(
+                str(store_path),
+                tuple(columns[index] for index in block),
+                tuple(_events(ground_truth, clips, classes[index]) for index in block),
+                clips,
+                folder,
+                durations,
+            )
+            for block in _chunks(len(classes), per_job)
+        ]
+        changes = _run(_class_block, tasks, workers, f"{label}: change points")
+        counts = _save_lists(Path(folder), [lists for block in changes for lists in block])
+        jobs = [
+            (rows, durations[rows.start : rows.stop], counts[rows.start : rows.stop])
+            for rows in _chunks(len(durations), REPLICATES_PER_JOB)
+        ]
+        replicates = _run(_replicates, jobs, workers, f"{label}: replicates", _load, (folder,))
+        results = [result for block in replicates for result in block]
+    return _metrics(results[0], classes), _bootstrap(results[1:], seed)
+
+
+def _metrics(result: tuple[float, np.ndarray, np.ndarray], classes: Sequence[str]) -> SedMetrics:
+    combined, psds, pauroc = result
+    psds_per_class = {name: float(value) for name, value in zip(classes, psds, strict=True)}
+    pauroc_per_class = {name: float(value) for name, value in zip(classes, pauroc, strict=True)}
+    return SedMetrics(
+        psds1=float(combined),
+        psds1_macro=float(np.mean(list(psds_per_class.values()))),
+        pauroc=float(np.mean(list(pauroc_per_class.values()))),
+        psds1_per_class=psds_per_class,
+        pauroc_per_class=pauroc_per_class,
+    )
+
+
+def _bootstrap(results: list, seed: int) -> BootstrapResult | None:
+    """Replicate values of each metric; a replicate's classes are those with events in it."""
+    if not results:
+        return None
+    values: dict[str, list[float]] = {metric: [] for metric in METRICS}
+    for combined, psds, pauroc in results:
+        present = ~np.isnan(psds)
+        if not present.any():
+            raise ValueError("a bootstrap replicate drew no clip with ground truth: too few clips")
+        values["psds1"].append(float(combined))
+        values["psds1_macro"].append(float(np.mean(list(psds[present]))))
+        values["pauroc"].append(float(np.mean(list(pauroc[present]))))
+    return BootstrapResult({metric: np.asarray(found) for metric, found in values.items()}, seed)
