@@ -1,15 +1,27 @@
-"""PSDS1 + pAUROC: one plain sed_scores_eval call vs the class-blocked path, time and peak RSS.
+"""PSDS1 + pAUROC at the real eval size: the fast engine, with its bootstrap, beside the library.
 
-Synthetic eval sets (10 s clips, 407 classes, 25 Hz frames by default; a few events a clip,
-scores = oracle + uniform noise) are written to a score file once per size; each method then
-runs in its own subprocess, which reports its wall time and ``ru_maxrss`` (its own and that of
-its largest worker). Linux carries ``ru_maxrss`` across fork and exec, so the driver stays
-small: it imports no heavy library (the subprocess entry points import them in their functions)
-and writes the data sets in subprocesses too. The table ends with a linear extrapolation to the
-real eval set (16,935 clips at 50 Hz).
+Two parts, each method in its own subprocess, which reports its wall time and peak RSS (its own
+and that of its largest worker; Linux carries ``ru_maxrss`` across fork and exec, so the driver
+imports no heavy library and writes the data sets in subprocesses too):
 
-    python benchmarks/bench_psds.py --clips 500 1000 --workers 2
-    python benchmarks/bench_psds.py --clips 200 --skip-plain
+1. Side by side at ``--side-clips`` (default 1,000 and 2,000 clips, 407 classes, trimmed, no
+   bootstrap): one plain sed_scores_eval call, the library engine and the fast engine, with
+   the speed-ups and whether the numbers agree; then the fast engine with ``--bootstrap``
+   replicates, and the time per replicate.
+2. The real size (``--real-clips``, default 16,935): for each query set (407 classes, 50
+   categories) and frame protocol (untrimmed, trimmed), the fast engine with ``--bootstrap``
+   replicates on ``--workers`` processes, and the total.
+
+Synthetic eval sets: every clip has ``--frames`` score frames at 20 ms (1491: the authors' padded
+30 s input), its duration from ``../shared/data/audioset/eval_durations.csv`` where that file is
+(else 10 s), a few events a clip (8 of the 407 classes, 5 of the 50 categories), and scores of
+uniform noise plus ``SIGNAL`` inside events, stored as ``--dtype``. Noise that changes every
+frame is the worst case for the number of change points. The real-size 407-class file is about
+20 GB in float16: give ``--folder`` a disk with room.
+
+    python benchmarks/bench_psds.py                          # both parts, about 40 min
+    python benchmarks/bench_psds.py --real-clips 0           # side by side only
+    python benchmarks/bench_psds.py --side-clips --real-clips 2000
 """
 
 from __future__ import annotations
@@ -24,48 +36,54 @@ import time
 from pathlib import Path
 
 REAL_CLIPS = 16_935
-REAL_CLASSES = 407
-REAL_FRAME_RATE = 50.0
-EVENTS_PER_CLIP = 6
-SIGNAL = 0.8  # added to the uniform noise inside events: PSDS1 and pAUROC away from 0 and 1
+DELTA = 0.02
+QUERY_SETS = {"classes407": (407, 8), "categories50": (50, 5)}  # classes, events a clip
+SIGNAL = 0.3  # added to the uniform noise inside events: PSDS1 and pAUROC away from 0 and 1
+DURATIONS = Path(__file__).resolve().parents[1] / ".." / "shared/data/audioset/eval_durations.csv"
+CLIPS_PER_WRITE = 32
+
+
+def eval_durations(n_clips: int) -> list[float]:
+    """The first ``n_clips`` real eval durations (repeated if more are asked), else 10 s."""
+    if not DURATIONS.is_file():
+        return [10.0] * n_clips
+    real = [float(line.split(",")[1]) for line in DURATIONS.read_text().split()]
+    return [real[index % len(real)] for index in range(n_clips)]
 
 
 def make_eval_set(
-    directory: Path, n_clips: int, n_classes: int, duration: float, frame_rate: float, seed: int
+    directory: Path, n_clips: int, query_set: str, n_frames: int, dtype: str, seed: int
 ) -> tuple[Path, Path]:
-    """A score file and its ground truth (JSON); class k of clip i gets events in turn."""
+    """A score file and its ground truth (JSON) for one query set."""
     import numpy as np
 
     from tacos.evaluation.scores import ScoreWriter
-    from tacos.frames import frame_count
 
+    n_classes, events_per_clip = QUERY_SETS[query_set]
     rng = np.random.default_rng(seed)
     classes = [f"class {k}" for k in range(n_classes)]
-    delta = 1.0 / frame_rate
-    n_frames = frame_count(duration, delta)
-    starts = np.arange(n_frames) * delta
+    starts = np.arange(n_frames) * DELTA
     truth = {}
-    store = directory / f"scores_{n_clips}.h5"
-    with ScoreWriter(store, classes, delta) as writer:
-        for index in range(n_clips):
+    store = directory / f"{query_set}_{n_clips}.h5"
+    with ScoreWriter(store, classes, DELTA, dtype=np.dtype(dtype).type) as writer:
+        for index, duration in enumerate(eval_durations(n_clips)):
             clip_id = f"Y{index:06d}"
             scores = rng.random((n_frames, n_classes), dtype=np.float32)
-            events = []
-            for slot in range(EVENTS_PER_CLIP):
-                k = (index * EVENTS_PER_CLIP + slot) % n_classes
-                onset = float(np.round(rng.uniform(0.0, duration - 1.0), 3))
+            events = {}
+            for k in rng.choice(n_classes, events_per_clip, replace=False):
+                onset = float(np.round(rng.uniform(0.0, max(duration - 0.3, 0.0)), 3))
                 offset = float(min(duration, np.round(onset + rng.uniform(0.3, 4.0), 3)))
-                events.append((onset, offset, classes[k]))
-                scores[(starts < offset) & (starts + delta > onset), k] += SIGNAL
-            truth[clip_id] = sorted(events)
+                events[k] = (onset, offset, classes[k])
+                scores[(starts < offset) & (starts + DELTA > onset), k] += SIGNAL
+            truth[clip_id] = sorted(events.values())
             writer.add(clip_id, scores, duration)
-    truth_path = directory / f"truth_{n_clips}.json"
+    truth_path = directory / f"{query_set}_{n_clips}.json"
     truth_path.write_text(json.dumps(truth))
     return store, truth_path
 
 
 def measure(
-    method: str, store: Path, truth_path: Path, workers: int, classes_per_job: int | None
+    method: str, store: Path, truth_path: Path, frames: str, workers: int, n_bootstrap: int
 ) -> dict:
     """Run one method in this process and report time, peak RSS and the metric values.
 
@@ -80,20 +98,22 @@ def measure(
         for clip_id, events in json.loads(truth_path.read_text()).items()
     }
     start = time.perf_counter()
-    metrics = None
+    metrics = bootstrap = None
     if method == "plain":
         with ScoreReader(store) as reader:
-            frames = reader.score_dataframes("trimmed", scored_classes(truth, reader.class_names))
+            tables = reader.score_dataframes(frames, scored_classes(truth, reader.class_names))
             durations = reader.durations
-        metrics = sed_metrics_plain(frames, truth, durations)
-    elif method == "scalable":
-        metrics, _ = sed_metrics(store, truth, "trimmed", workers, classes_per_job)
+        metrics = sed_metrics_plain(tables, truth, durations)
+    elif method in ("fast", "library"):
+        metrics, bootstrap = sed_metrics(
+            store, truth, frames, workers, n_bootstrap=n_bootstrap, engine=method
+        )
     return {
         "seconds": time.perf_counter() - start,
         "rss_self_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "rss_worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
-        "psds1": metrics.psds1 if metrics else float("nan"),
-        "pauroc": metrics.pauroc if metrics else float("nan"),
+        "metrics": metrics.to_dict() if metrics else None,
+        "interval": bootstrap.interval("psds1") if bootstrap else None,
     }
 
 
@@ -104,101 +124,116 @@ def run_subprocess(*arguments: str) -> dict:
     return json.loads(output.strip().splitlines()[-1])
 
 
-def at_real_clips(measured: list[dict], key: str, fixed_part: float, scale: float) -> float:
-    """``key`` at the real clip count: affine in clips through the smallest and largest runs
-    (one run: ``fixed_part`` plus a part proportional to clips); ``scale`` multiplies the part
-    that grows with clips (frames a clip, classes)."""
-    first = min(measured, key=lambda row: row["clips"])
-    last = max(measured, key=lambda row: row["clips"])
-    if last["clips"] > first["clips"]:
-        per_clip = (last[key] - first[key]) / (last["clips"] - first["clips"])
-        fixed_part = last[key] - per_clip * last["clips"]
-    else:
-        per_clip = (last[key] - fixed_part) / last["clips"]
-    return fixed_part + per_clip * REAL_CLIPS * scale
+def make(directory: Path, n_clips: int, query_set: str, args) -> tuple[str, str, float]:
+    start = time.perf_counter()
+    store, truth = run_subprocess(
+        "--make", str(directory), query_set, str(n_clips), "--frames", str(args.frames),
+        "--dtype", args.dtype, "--seed", str(args.seed),
+    )  # fmt: skip
+    return store, truth, time.perf_counter() - start
 
 
-def extrapolate(
-    rows: list[dict], n_classes: int, frame_rate: float, baseline_mb: float
-) -> dict[str, tuple[float, float]]:
-    """Minutes and peak GB at the real size (rough).
+def run_method(method: str, store: str, truth: str, frames: str, workers: int, boot: int) -> dict:
+    result = run_subprocess(
+        "--measure", method, store, truth, frames, "--workers", str(workers),
+        "--bootstrap", str(boot),
+    )  # fmt: skip
+    result["peak_gb"] = max(result["rss_self_mb"], result["rss_worker_mb"]) / 1024
+    return result
 
-    Time grows with clips x frames x classes; memory above the import baseline with clips x
-    frames, and for the plain call also with classes (the class-blocked path holds one block of
-    classes a worker). Per-clip costs that grow faster than the frame count are missed.
-    """
-    estimates = {}
-    frames = REAL_FRAME_RATE / frame_rate
-    classes = REAL_CLASSES / n_classes
-    for method in ("plain", "scalable"):
-        measured = [row for row in rows if row["method"] == method]
-        if measured:
-            memory_scale = frames * classes if method == "plain" else frames
-            seconds = at_real_clips(measured, "seconds", 0.0, frames * classes)
-            megabytes = at_real_clips(measured, "peak_mb", baseline_mb, memory_scale)
-            estimates[method] = (seconds / 60, megabytes / 1024)
-    return estimates
+
+def agree(first: dict, second: dict) -> str:
+    """How two results' metrics compare: per-class values and pAUROC equal, PSDS1 difference."""
+    same = all(
+        first[key] == second[key] for key in ("psds1_per_class", "pauroc_per_class", "pauroc")
+    )
+    return (
+        f"per-class equal: {same}, |PSDS1 difference| {abs(first['psds1'] - second['psds1']):.1e}"
+    )
+
+
+def side_by_side(directory: Path, args) -> None:
+    print("side by side: 407 classes, trimmed frames, no bootstrap", flush=True)
+    print(f"{'clips':>6} {'method':>8} {'seconds':>9} {'peak GB':>8} {'psds1':>8} {'speed-up':>9}")
+    for n_clips in args.side_clips:
+        store, truth, _ = make(directory, n_clips, "classes407", args)
+        rows = {}
+        for method in ("plain", "library", "fast"):
+            rows[method] = run_method(method, store, truth, "trimmed", args.workers, 0)
+            row = rows[method]
+            speed_up = rows["plain"]["seconds"] / row["seconds"]
+            print(
+                f"{n_clips:>6} {method:>8} {row['seconds']:>9.1f} {row['peak_gb']:>8.2f} "
+                f"{row['metrics']['psds1']:>8.4f} {speed_up:>8.1f}x",
+                flush=True,
+            )
+        comparison = agree(rows["fast"]["metrics"], rows["plain"]["metrics"])
+        print(f"{n_clips:>6} fast vs plain: {comparison}")
+        booted = run_method("fast", store, truth, "trimmed", args.workers, args.bootstrap)
+        per_replicate = (booted["seconds"] - rows["fast"]["seconds"]) / args.bootstrap
+        print(
+            f"{n_clips:>6} fast with {args.bootstrap} replicates: {booted['seconds']:.1f} s, "
+            f"{booted['peak_gb']:.2f} GB; {per_replicate * 1000:.1f} ms a replicate",
+            flush=True,
+        )
+        Path(store).unlink()
+
+
+def real_size(directory: Path, args) -> None:
+    n_clips = args.real_clips
+    print(f"real size: {n_clips} clips, {args.frames} frames a clip, {args.dtype} scores, "
+          f"{args.bootstrap} replicates, {args.workers} workers", flush=True)  # fmt: skip
+    print(f"{'query set':>12} {'frames':>9} {'seconds':>9} {'peak GB':>8} {'psds1':>8} "
+          f"{'pauroc':>8} {'psds1 95% interval':>20}")  # fmt: skip
+    total = 0.0
+    for query_set in QUERY_SETS:
+        store, truth, made = make(directory, n_clips, query_set, args)
+        size = Path(store).stat().st_size / 2**30
+        print(f"{query_set:>12} (data set written in {made:.0f} s, {size:.1f} GB)", flush=True)
+        for frames in ("untrimmed", "trimmed"):
+            row = run_method("fast", store, truth, frames, args.workers, args.bootstrap)
+            total += row["seconds"]
+            low, high = row["interval"] or (float("nan"), float("nan"))
+            print(
+                f"{query_set:>12} {frames:>9} {row['seconds']:>9.1f} {row['peak_gb']:>8.2f} "
+                f"{row['metrics']['psds1']:>8.4f} {row['metrics']['pauroc']:>8.4f} "
+                f"{f'[{low:.4f}, {high:.4f}]':>20}",
+                flush=True,
+            )
+        Path(store).unlink()
+    print(f"total for one model (both query sets, both protocols): {total / 60:.1f} min")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clips", type=int, nargs="+", default=[500, 1000])
-    parser.add_argument("--classes", type=int, default=407)
-    parser.add_argument("--duration", type=float, default=10.0, help="clip length in seconds")
-    parser.add_argument("--frame-rate", type=float, default=25.0, help="score frames a second")
-    parser.add_argument("--workers", type=int, default=2, help="processes of the scalable path")
-    parser.add_argument(
-        "--classes-per-job", type=int, help="class block a worker holds (default: the file's chunk)"
-    )
-    parser.add_argument("--skip-plain", action="store_true", help="only the scalable path")
+    parser.add_argument("--side-clips", type=int, nargs="*", default=[1000, 2000])
+    parser.add_argument("--real-clips", type=int, default=REAL_CLIPS)
+    parser.add_argument("--frames", type=int, default=1491, help="score frames a clip")
+    parser.add_argument("--dtype", default="float16", choices=["float16", "float32"])
+    parser.add_argument("--bootstrap", type=int, default=1000, help="replicates")
+    parser.add_argument("--workers", type=int, default=2, help="processes of the engines")
+    parser.add_argument("--folder", help="where the data sets are written (default: a temp dir)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--make", help=argparse.SUPPRESS)  # subprocess entry: data set in DIR
-    parser.add_argument("--measure", nargs=3, help=argparse.SUPPRESS)  # subprocess entry
+    parser.add_argument("--make", nargs=3, help=argparse.SUPPRESS)  # subprocess entry
+    parser.add_argument("--measure", nargs=4, help=argparse.SUPPRESS)  # subprocess entry
     args = parser.parse_args()
     if args.make:
+        folder, query_set, n_clips = args.make
         paths = make_eval_set(
-            Path(args.make), args.clips[0], args.classes, args.duration, args.frame_rate, args.seed
+            Path(folder), int(n_clips), query_set, args.frames, args.dtype, args.seed
         )
         print(json.dumps([str(path) for path in paths]))
         return
     if args.measure:
-        method, store, truth_path = args.measure
-        result = measure(method, Path(store), Path(truth_path), args.workers, args.classes_per_job)
+        method, store, truth, frames = args.measure
+        result = measure(method, Path(store), Path(truth), frames, args.workers, args.bootstrap)
         print(json.dumps(result))
         return
-    methods = ["scalable"] if args.skip_plain else ["plain", "scalable"]
-    shape = ["--classes", str(args.classes), "--duration", str(args.duration)]
-    shape += ["--frame-rate", str(args.frame_rate), "--seed", str(args.seed)]
-    workers = ["--workers", str(args.workers)]
-    if args.classes_per_job:
-        workers += ["--classes-per-job", str(args.classes_per_job)]
-    rows = []
-    print(f"{'clips':>6} {'method':>9} {'seconds':>9} {'peak MB':>9} {'psds1':>8} {'pauroc':>8}")
-    with tempfile.TemporaryDirectory() as directory:
-        for n_clips in args.clips:
-            store, truth_path = run_subprocess("--make", directory, "--clips", str(n_clips), *shape)
-            for method in methods:
-                result = run_subprocess("--measure", method, store, truth_path, *workers)
-                peak = max(result["rss_self_mb"], result["rss_worker_mb"])
-                rows.append({"clips": n_clips, "method": method, "peak_mb": peak, **result})
-                print(
-                    f"{n_clips:>6} {method:>9} {result['seconds']:>9.1f} {peak:>9.0f} "
-                    f"{result['psds1']:>8.4f} {result['pauroc']:>8.4f}",
-                    flush=True,
-                )
-            if len(methods) == 2:
-                plain, scalable = rows[-2], rows[-1]
-                same = all(plain[key] == scalable[key] for key in ("psds1", "pauroc"))
-                print(f"{n_clips:>6} plain and scalable give identical PSDS1 and pAUROC: {same}")
-        baseline = run_subprocess("--measure", "baseline", store, truth_path)["rss_self_mb"]
-    print(f"(scalable: {args.workers} workers; peak MB: the larger of the process and one worker;")
-    print(f" a process that only imports the libraries peaks at {baseline:.0f} MB)")
-    estimates = extrapolate(rows, args.classes, args.frame_rate, baseline)
-    for method, (minutes, gigabytes) in estimates.items():
-        print(
-            f"linear extrapolation to {REAL_CLIPS} clips x {REAL_CLASSES} classes at "
-            f"{REAL_FRAME_RATE:g} Hz, {method}: {minutes:.0f} min, {gigabytes:.1f} GB peak"
-        )
+    with tempfile.TemporaryDirectory(dir=args.folder) as directory:
+        if args.side_clips:
+            side_by_side(Path(directory), args)
+        if args.real_clips:
+            real_size(Path(directory), args)
 
 
 if __name__ == "__main__":
