@@ -43,7 +43,7 @@ rule evaluate:
         frames="untrimmed|trimmed",
     conda:
         BASE_ENV
-    threads: config["evaluation"]["workers"]
+    threads: config["evaluation"]["threads"]
     resources:
         **EVALUATE_RESOURCES,
     params:
@@ -51,6 +51,7 @@ rule evaluate:
         frames="{frames}",
         clips=config["evaluation"]["clips"],
         n_bootstrap=config["evaluation"]["n_bootstrap"],
+        engine=config["evaluation"]["engine"],
         seed=config["training"]["seeds"][0],
     script:
         "../scripts/evaluate.py"

@@ -17,6 +17,7 @@ if __name__ == "__main__":
         clips=snakemake.params.clips,
         workers=snakemake.threads,
         n_bootstrap=snakemake.params.n_bootstrap,
+        engine=snakemake.params.engine,
         seed=snakemake.params.seed,
         manifest_report=snakemake.input.get("manifest_report"),
     )

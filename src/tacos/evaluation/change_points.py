@@ -63,9 +63,11 @@ def clip_maxima(scores: np.ndarray, offsets: np.ndarray, kept: np.ndarray) -> np
 
 @numba.njit(cache=True)
 def _grow(values: np.ndarray, size: int) -> np.ndarray:
-    if size < len(values):
+    """``values`` with room for at least ``size`` items (doubling). Called once a clip, never in
+    a frame loop: arrays reassigned in a loop cost numba a reference count each pass."""
+    if size <= len(values):
         return values
-    grown = np.empty(2 * len(values) + 16, dtype=values.dtype)
+    grown = np.empty(max(2 * len(values), size), dtype=values.dtype)
     grown[: len(values)] = values
     return grown
 
@@ -85,16 +87,9 @@ def _run_intersections(
 
 
 @numba.njit(cache=True)
-def _append(out_score, out_dt, out_df, count, level, d_tp, d_fp):
-    """Append one change point to the growing output arrays (grown by doubling)."""
-    out_score, out_dt, out_df = _grow(out_score, count), _grow(out_dt, count), _grow(out_df, count)
-    out_score[count], out_dt[count], out_df[count] = level, d_tp, d_fp
-    return out_score, out_dt, out_df, count + 1
-
-
-@numba.njit(cache=True)
 def _sweep_clip(scores, edges, gt_on, gt_off, dtc, gtc, cut, out_score, out_dt, out_df, count):
-    """Change points of a clip with events, appended at ``count``; returns the arrays and count.
+    """Change points of a clip with events, written from ``count`` (room for one a frame scoring
+    ``>= cut``); returns the new count.
 
     Runs are kept at their ends: ``end_of[first frame]`` and ``start_of[last frame]``; a frame
     that switches on joins the runs on its left and right, whose contributions are removed
@@ -144,12 +139,29 @@ def _sweep_clip(scores, edges, gt_on, gt_off, dtc, gtc, cut, out_score, out_dt, 
             true_positives += round6(covered[event]) >= needed[event]
         false_positives = n_runs - n_relevant
         if true_positives != last_tp or false_positives != last_fp:
-            out_score, out_dt, out_df, count = _append(
-                out_score, out_dt, out_df, count,
-                level, true_positives - last_tp, false_positives - last_fp,
-            )  # fmt: skip
+            out_score[count] = level
+            out_dt[count] = true_positives - last_tp
+            out_df[count] = false_positives - last_fp
+            count += 1
             last_tp, last_fp = true_positives, false_positives
-    return out_score, out_dt, out_df, count
+    return count
+
+
+@numba.njit(cache=True)
+def _onset_changes(frames, candidates, out_score, out_dt, out_df, count):
+    """Change points of a clip without events: +1 false positive at a local maximum, -1 at a
+    local minimum (the library's ``onset_deltas``), among the ``candidates`` (the frames scoring
+    at least the cut, found first in a loop without stores, which the compiler vectorises),
+    written from ``count``; the new count."""
+    for frame in candidates:
+        value = frames[frame]
+        before = frames[frame - 1] if frame > 0 else -np.inf
+        after = frames[frame + 1] if frame + 1 < len(frames) else -np.inf
+        change = np.int32(value > before) - np.int32(after > value)
+        if change != 0:
+            out_score[count], out_dt[count], out_df[count] = value, 0, change
+            count += 1
+    return count
 
 
 @numba.njit(cache=True)
@@ -180,26 +192,21 @@ def change_points(
     out_clip = np.empty(size, dtype=np.int32)
     count = 0
     for clip in range(len(offsets)):
-        frames = scores[offsets[clip] : offsets[clip] + kept[clip]].astype(np.float64)
+        frames = scores[offsets[clip] : offsets[clip] + kept[clip]]
+        candidates = np.flatnonzero(frames >= cut)
+        room = count + len(candidates)  # at most one change point a frame
+        out_score, out_dt = _grow(out_score, room), _grow(out_dt, room)
+        out_df, out_clip = _grow(out_df, room), _grow(out_clip, room)
         first = count
         if event_ptr[clip + 1] > event_ptr[clip]:
             edges = frame_edges(len(frames), delta, durations[clip], trimmed)
             events = slice(event_ptr[clip], event_ptr[clip + 1])
-            out_score, out_dt, out_df, count = _sweep_clip(
+            count = _sweep_clip(
                 frames, edges, event_on[events], event_off[events], dtc, gtc, cut,
                 out_score, out_dt, out_df, count,
             )  # fmt: skip
         else:
-            for frame in range(len(frames)):
-                value = frames[frame]
-                before = frames[frame - 1] if frame > 0 else -np.inf
-                after = frames[frame + 1] if frame + 1 < len(frames) else -np.inf
-                change = np.int32(value > before) - np.int32(after > value)
-                if change != 0 and value >= cut:
-                    out_score, out_dt, out_df, count = _append(
-                        out_score, out_dt, out_df, count, value, 0, change
-                    )
-        out_clip = _grow(out_clip, count)
+            count = _onset_changes(frames, candidates, out_score, out_dt, out_df, count)
         out_clip[first:count] = clip
     return out_score[:count], out_dt[:count], out_df[:count], out_clip[:count]
 

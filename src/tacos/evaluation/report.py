@@ -80,6 +80,7 @@ def evaluate(
     n_bootstrap: int = 0,
     seed: int = 0,
     manifest_report: str | os.PathLike | None = None,
+    engine: str = "fast",
 ) -> dict:
     """PSDS1 and pAUROC of a score file against the manifest's labels, as the results dict.
 
@@ -108,7 +109,13 @@ def evaluate(
     if clips == "with_events":
         ground_truth = {clip_id: events for clip_id, events in ground_truth.items() if events}
     metrics, bootstrap = sed_metrics(
-        score_path, ground_truth, frames, workers=workers, n_bootstrap=n_bootstrap, seed=seed
+        score_path,
+        ground_truth,
+        frames,
+        workers=workers,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+        engine=engine,
     )
     missing = len(manifest_clips) - len(scored)
     notes = [FRAME_NOTES[frames]]
@@ -134,6 +141,7 @@ def evaluate(
             **model_info.get("protocol", {}),
             "frames": frames,
             "clips": clips,
+            "engine": engine,
         },
         "n_clips": len(ground_truth),
         "n_clips_without_events": len(without_events) if clips == "with_events" else 0,
