@@ -32,10 +32,10 @@ PYPI_NAMES = {"pysoundfile": "soundfile", "soxr-python": "soxr", "msgpack-python
 # Entries that are tools of the environment, not dependencies of the project.
 NOT_PROJECT_DEPENDENCIES = {"python", "pip"}
 # Compiled packages the envs take from conda-forge although only dependencies of dependencies
-# need them: sed_scores_eval's build (a C++ Cython extension) and its librosa/dcase_util chain,
+# need them: sed_scores_eval's build (a C++ Cython extension) and its dcase_util chain,
 # the openai SDK's and transformers'.
 COMPILED_FOR_DEPENDENCIES = {
-    "cxx-compiler", "cython", "numba", "msgpack", "python-magic",
+    "cxx-compiler", "cython", "msgpack", "python-magic",
     "pydantic", "jiter", "tokenizers", "safetensors", "regex",
 }  # fmt: skip
 # The extras of pyproject.toml each env installs the project with.

@@ -36,7 +36,8 @@ SCORE_RESOURCES = {
     "runtime": 240,
 }
 EVALUATE_RESOURCES = {
-    "mem_mb": lambda wildcards, attempt: 8000 * attempt,
+    # the fast engine at the real size: about 1.2 GB a process plus the job's own (bench_psds.py)
+    "mem_mb": lambda wildcards, threads, attempt: (2000 + 1500 * threads) * attempt,
     "runtime": 240,
 }
 
