@@ -188,3 +188,9 @@ def test_clip_maxima_are_the_highest_kept_score():
     column = np.array([0.1, 0.9, 0.3, 0.5, 0.7, 0.2], dtype=np.float32)
     maxima = change_points.clip_maxima(column, np.array([0, 3]), np.array([1, 3]))
     assert maxima.tolist() == [np.float32(0.1), np.float32(0.7)]
+
+
+def test_round6_is_numpys_round_to_six_decimals():
+    values = np.random.default_rng(0).uniform(-20.0, 20.0, 10_000)
+    values = np.concatenate([values, np.arange(-5, 5) * 0.0000005, [0.7 * 0.28, 1.0000005]])
+    assert [change_points.round6(value) for value in values] == np.round(values, 6).tolist()

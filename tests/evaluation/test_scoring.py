@@ -328,7 +328,12 @@ def test_results_json_of_the_407_classes(model, audioset, tmp_path):
     )
     assert list(results) == RESULT_KEYS
     assert results["model"] == MODEL_BLOCK
-    assert results["protocol"] == {**PROTOCOL, "frames": "trimmed", "clips": "with_events"}
+    assert results["protocol"] == {
+        **PROTOCOL,
+        "frames": "trimmed",
+        "clips": "with_events",
+        "engine": "fast",
+    }
     assert (
         results["query_set"],
         results["n_clips"],
@@ -414,8 +419,13 @@ def test_the_clip_set_keeps_only_clips_with_events_of_the_query_set(
     )
     assert (every["n_clips"], every["n_clips_without_events"]) == (4, 0)
     assert kept["n_clips_missing"] == every["n_clips_missing"] == 1  # Yclip4
-    assert kept["protocol"] == {**PROTOCOL, "frames": frames, "clips": "with_events"}
-    assert every["protocol"] == {**PROTOCOL, "frames": frames, "clips": "all"}
+    assert kept["protocol"] == {
+        **PROTOCOL,
+        "frames": frames,
+        "clips": "with_events",
+        "engine": "fast",
+    }
+    assert every["protocol"] == {**PROTOCOL, "frames": frames, "clips": "all", "engine": "fast"}
 
     scored = [clip for clip in read_manifest(manifest) if clip.clip_id != "Yclip4"]
     truth = ground_truth_for(scored, query)
@@ -472,6 +482,7 @@ def test_scripts_score_and_evaluate_the_50_categories(checkpoint, audioset, tmp_
             "frames": "untrimmed",
             "clips": "with_events",
             "n_bootstrap": 0,
+            "engine": "fast",
             "seed": 0,
         },
         output=results_path,
@@ -479,7 +490,12 @@ def test_scripts_score_and_evaluate_the_50_categories(checkpoint, audioset, tmp_
     results = json.loads(results_path.read_text())
     assert list(results) == RESULT_KEYS
     assert results["model"] == {**MODEL_BLOCK, "checkpoint": str(checkpoint)}
-    assert results["protocol"] == {**PROTOCOL, "frames": "untrimmed", "clips": "with_events"}
+    assert results["protocol"] == {
+        **PROTOCOL,
+        "frames": "untrimmed",
+        "clips": "with_events",
+        "engine": "fast",
+    }
     assert (results["n_clips"], results["n_clips_missing"], results["bootstrap"]) == (4, 1, None)
     assert list(results["metrics"]["psds1_per_class"]) == ["Speech", "Dog Bark", "Siren"]
     assert any("no manifest report" in note for note in results["notes"])

@@ -21,7 +21,7 @@ that are not relevant, DTC) changes when the threshold falls to ``u``, with the 
   intersections over all detections, the sweep adds and removes them as runs change: the sums
   can differ in the last bit, which the rounding to 1e-6 s absorbs.
 
-Only change points scoring ``>= cut`` are kept: ``sed_metrics`` chooses the cut so that below it
+Only change points scoring ``>= cut`` are kept: ``fast_engine`` chooses the cut so that below it
 every replicate's false-positive rate is beyond ``max_efpr`` (those points are cut off anyway).
 
 pAUROC (segment-based, 1 s segments): each segment scores the maximum of the frames that overlap

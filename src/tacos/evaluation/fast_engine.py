@@ -20,11 +20,12 @@ which each phase-2 worker maps once.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -93,6 +94,7 @@ class _ClassLists:
     segment_positive: np.ndarray
     segment_group_ends: np.ndarray
     counts: np.ndarray  # [replicates, 3]: weighted events, positive and negative segments
+    uncut: int  # lists kept whole because no cut could be proven (0, 1 or 2)
 
 
 def _group_ends(sorted_scores: np.ndarray) -> np.ndarray:
@@ -115,11 +117,12 @@ def _proven_cut(
     candidates: np.ndarray,
     candidate_clips: np.ndarray,
     weights: np.ndarray,
-    beyond: np.ndarray,
+    beyond: Callable[[np.ndarray], np.ndarray],
     needed: int,
 ) -> float:
-    """The highest cut such that, for every replicate ``r``, the candidates scoring at least the
-    cut weigh more than ``beyond[r]``; -inf when there is none.
+    """The highest cut such that, in every replicate, the candidates scoring at least the cut
+    are beyond the limit (``beyond`` of their weighted count per replicate, the library's own
+    comparison); -inf when there is none.
 
     ``candidates``: scores that each stand for one point beyond the limit below them (a clip's
     maximum, a negative segment's score); ``needed``: how many of them the full set needs.
@@ -129,7 +132,7 @@ def _proven_cut(
     while count < len(ranked):
         cut = ranked[count - 1]
         counts = np.bincount(candidate_clips[candidates >= cut], minlength=weights.shape[1])
-        if np.all(weights @ counts.astype(np.float64) > beyond):
+        if np.all(beyond(weights @ counts.astype(np.float64))):
             return float(cut)
         count = math.ceil(count * 1.5)
     return -np.inf
@@ -166,7 +169,13 @@ def _class_lists(
     max_fp = np.array([curves.max_false_positives(d, max_efpr) for d in replicate_durations])
     silent = np.flatnonzero(events_per_clip == 0)
     maxima = change_points.clip_maxima(column, clips.offsets, clips.kept)
-    cut = _proven_cut(maxima[silent], silent, weights, max_fp, int(max_fp.max()) + 1)
+    cut = _proven_cut(
+        maxima[silent],
+        silent,
+        weights,
+        lambda false_positives: false_positives > max_fp,  # max_fp: the last count within
+        int(max_fp.max()) + 1,
+    )
     score, d_tp, d_fp, cp_clip = change_points.change_points(
         column, clips.offsets, clips.kept, clips.durations, clips.delta, clips.trimmed,
         event_ptr, onsets, offsets, PSDS1_ARGS["dtc_threshold"], PSDS1_ARGS["gtc_threshold"], cut,
@@ -174,22 +183,33 @@ def _class_lists(
     order = _falling(score)
 
     negative = np.flatnonzero(~positive)
-    beyond = max_fpr * counts[:, 2]
-    needed = int(math.ceil(max_fpr * counts[:, 2].max())) + 1
-    segment_cut = _proven_cut(values[negative], segment_clip[negative], weights, beyond, needed)
+    segment_cut = _proven_cut(
+        values[negative],
+        segment_clip[negative],
+        weights,
+        lambda false_positives: false_positives / counts[:, 2] > max_fpr,  # the library's FPR
+        int(math.ceil(max_fpr * counts[:, 2].max())) + 1,
+    )
     kept = np.flatnonzero(values >= segment_cut)
     segment_order = kept[_falling(values[kept])]
     return _ClassLists(
         cp_clip[order], d_tp[order], d_fp[order], _group_ends(score[order]),
         segment_clip[segment_order], positive[segment_order],
         _group_ends(values[segment_order]), counts,
+        int(cut == -np.inf) + int(segment_cut == -np.inf),
     )  # fmt: skip
+
+
+@functools.lru_cache(maxsize=1)
+def _float_weights(folder: str) -> np.ndarray:
+    """The multiplicities as float64 for the matrix products, converted once a process."""
+    return np.load(Path(folder) / WEIGHTS_FILE).astype(np.float64)
 
 
 def _class_block(task: _BlockTask) -> list[_ClassLists]:
     """Phase 1 for the task's classes: read their columns once, then class by class."""
     clips = task.clips
-    weights = np.load(Path(task.folder) / WEIGHTS_FILE, mmap_mode="r").astype(np.float64)
+    weights = _float_weights(task.folder)
     segments = change_points.segment_frames(
         clips.kept, clips.durations, clips.delta, clips.trimmed, PAUROC_ARGS["segment_length"]
     )
@@ -233,22 +253,26 @@ def _save_lists(folder: Path, lists: Sequence[_ClassLists]) -> np.ndarray:
 _loaded: dict = {}
 
 
-def _load(folder: str) -> None:
-    """Phase-2 worker start: map the class lists and the weights once."""
-    _loaded.clear()
-    for key in (*CLASS_ARRAYS, WEIGHTS_FILE.removesuffix(".npy")):
-        _loaded[key] = np.load(Path(folder) / f"{key}.npy", mmap_mode="r")
+def _load(folder: str) -> dict:
+    """The class lists and the weights of ``folder``, mapped once a process."""
+    if _loaded.get("folder") != folder:
+        _loaded.clear()
+        for key in (*CLASS_ARRAYS, WEIGHTS_FILE.removesuffix(".npy")):
+            _loaded[key] = np.load(Path(folder) / f"{key}.npy", mmap_mode="r")
+        _loaded["folder"] = folder
+    return _loaded
 
 
 def _replicates(
-    job: tuple[range, np.ndarray, np.ndarray],
+    job: tuple[str, range, np.ndarray, np.ndarray],
 ) -> list[tuple[float, np.ndarray, np.ndarray]]:
     """Phase 2 for a block of replicates: ``(psds1, per-class PSDS, per-class pAUROC)`` each."""
-    replicates, durations, counts = job
-    arrays = [np.asarray(_loaded[key]) for key in CLASS_ARRAYS]
+    folder, replicates, durations, counts = job
+    loaded = _load(folder)
+    arrays = [np.asarray(loaded[key]) for key in CLASS_ARRAYS]
     results = []
     for position, replicate in enumerate(replicates):
-        weights = np.asarray(_loaded["weights"][replicate], dtype=np.int64)
+        weights = np.asarray(loaded["weights"][replicate], dtype=np.int64)
         n_ref, n_positive, n_negative = counts[position].T
         results.append(
             curves.replicate_metrics(
@@ -265,30 +289,30 @@ def _replicates(
     return results
 
 
-def _pool(workers: int, jobs: int, initializer=None, initargs=()) -> ProcessPoolExecutor:
-    """``spawn`` workers, so that no HDF5 handle or thread is forked."""
-    return ProcessPoolExecutor(
-        max(1, min(workers, jobs)),
-        mp_context=get_context("spawn"),
-        initializer=initializer,
-        initargs=initargs,
-    )
+class _Runner:
+    """Runs jobs in order, in this process or in ``spawn`` workers (no HDF5 handle or thread is
+    forked), started once for both phases; each phase shows a progress bar in the log."""
 
+    def __init__(self, workers: int):
+        self.pool = None
+        if workers > 1:
+            self.pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
 
-def _run(function, jobs: list, workers: int, description: str, initializer=None, initargs=()):
-    """Results of ``function`` over ``jobs`` in order, with a progress bar in the log."""
-    with progress(total=len(jobs), desc=description, unit="job") as bar:
-        if workers <= 1:
-            if initializer is not None:
-                initializer(*initargs)
-            for job in jobs:
-                yield function(job)
+    def map(self, function, jobs: list, description: str) -> list:
+        results = []
+        with progress(total=len(jobs), desc=description, unit="job") as bar:
+            outputs = map(function, jobs) if self.pool is None else self.pool.map(function, jobs)
+            for output in outputs:
+                results.append(output)
                 bar.update()
-            return
-        with _pool(workers, len(jobs), initializer, initargs) as pool:
-            for result in pool.map(function, jobs):
-                yield result
-                bar.update()
+        return results
+
+    def __enter__(self) -> _Runner:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
 
 
 def _evaluated_clips(reader: ScoreReader, ground_truth: GroundTruth, frames: FrameProtocol):
@@ -355,7 +379,10 @@ def fast_sed_metrics(
         per_job = classes_per_job or reader.classes_per_chunk
         label = f"{reader.path.stem} ({frames})"
     weights, durations = _weights(clips, n_bootstrap, seed)
-    with tempfile.TemporaryDirectory(prefix="tacos-metrics-") as folder:
+    with (
+        tempfile.TemporaryDirectory(prefix="tacos-metrics-") as folder,
+        _Runner(min(workers, len(classes))) as runner,
+    ):
         np.save(Path(folder) / WEIGHTS_FILE, weights)
         tasks = [
             _BlockTask(
@@ -368,13 +395,24 @@ def fast_sed_metrics(
             )
             for block in _chunks(len(classes), per_job)
         ]
-        changes = _run(_class_block, tasks, workers, f"{label}: change points")
-        counts = _save_lists(Path(folder), [lists for block in changes for lists in block])
+        changes = runner.map(_class_block, tasks, f"{label}: change points")
+        lists = [lists for block in changes for lists in block]
+        log.info(
+            "%s: kept %d change points and %d segments of %d classes (%d lists whole: no cut "
+            "could be proven)",
+            label,
+            sum(len(item.cp_clip) for item in lists),
+            sum(len(item.segment_clip) for item in lists),
+            len(lists),
+            sum(item.uncut for item in lists),
+        )
+        counts = _save_lists(Path(folder), lists)
+        del lists
         jobs = [
-            (rows, durations[rows.start : rows.stop], counts[rows.start : rows.stop])
+            (folder, rows, durations[rows.start : rows.stop], counts[rows.start : rows.stop])
             for rows in _chunks(len(durations), REPLICATES_PER_JOB)
         ]
-        replicates = _run(_replicates, jobs, workers, f"{label}: replicates", _load, (folder,))
+        replicates = runner.map(_replicates, jobs, f"{label}: replicates")
         results = [result for block in replicates for result in block]
     return _metrics(results[0], classes), _bootstrap(results[1:], seed)
 

@@ -44,7 +44,6 @@ from typing import Literal
 import h5py
 import numpy as np
 import pandas as pd
-from sed_scores_eval.base_modules.scores import create_score_dataframe
 
 from tacos.frames import frame_count, frame_edges
 
@@ -82,6 +81,9 @@ def score_dataframe(
     ``trimmed`` keeps the frames that start before ``duration`` and ends the last with it;
     ``untrimmed`` keeps every frame with its grid times (frames past the end included).
     """
+    # imported here: the fast engine's workers read score files without loading the library
+    from sed_scores_eval.base_modules.scores import create_score_dataframe
+
     kept = scores[: protocol_frames(len(scores), delta, duration, frames)]
     edges = frame_edges(len(kept), delta, duration if frames == "trimmed" else None)
     return create_score_dataframe(kept, edges, list(class_names))
