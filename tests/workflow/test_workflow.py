@@ -222,12 +222,17 @@ def test_tiny_demo_run_trains_evaluates_and_reports(tiny_demo):
     assert evaluated["protocol"] == {
         "clips": "with_events",
         "clotho_items": "pairs",
+        "engine": "fast",
         "evaluated_weights": "last",
         "frames": "untrimmed",
         "median_filter": None,
         "scores": "cosine",
         "tacos_split": "release",
     }
+    # the rule's log shows each phase's progress bar, with the query set and frame protocol
+    log = (results / "logs/evaluate/strong/delta0.1/seed1/classes407/untrimmed.log").read_text()
+    assert "classes407 (untrimmed): change points: 100%" in log
+    assert "classes407 (untrimmed): replicates: 100%" in log
     supervised = json.loads((results / "eval/supervised/categories50/trimmed.json").read_text())
     assert supervised["protocol"]["median_filter"] == 9
     assert supervised["model"]["delta"] == 0.04
