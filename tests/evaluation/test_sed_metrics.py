@@ -199,12 +199,16 @@ def test_high_scores_past_the_end_lower_untrimmed_psds1(tmp_path):
     assert untrimmed.psds1 < trimmed.psds1 - 0.01  # the tails are false positives
 
 
-def test_the_evaluate_rule_imports_no_torch():
-    """The evaluate jobs (and their metric workers) start without torch: 1.5 s each saved."""
-    code = (
-        "import sys, tacos.evaluation.report, tacos.evaluation.fast_engine, "
-        "tacos.evaluation.library_engine; print('torch' in sys.modules)"
-    )
+@pytest.mark.parametrize(
+    ("module", "absent"),
+    [
+        ("tacos.evaluation.report", ["torch"]),  # the evaluate job: 1.5 s a start saved
+        ("tacos.evaluation.library_engine", ["torch"]),
+        ("tacos.evaluation.fast_engine", ["sed_scores_eval", "torch"]),  # its spawned workers
+    ],
+)
+def test_the_evaluate_job_and_its_workers_import_only_what_they_need(module, absent):
+    code = f"import sys, {module}; print(sorted({set(absent)!r} & sys.modules.keys()))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "False"
+    assert result.stdout.strip() == "[]"

@@ -23,7 +23,6 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import os
 import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -40,6 +39,7 @@ from tacos.evaluation.metric_results import (
     PAUROC_ARGS,
     PSDS1_ARGS,
     BootstrapResult,
+    MetricsRequest,
     SedMetrics,
     bootstrap_draws,
     check_inputs,
@@ -362,21 +362,15 @@ def _weights(clips: _Clips, n_bootstrap: int, seed: int) -> tuple[np.ndarray, np
     return weights, np.asarray(durations)
 
 
-def fast_sed_metrics(
-    store_path: str | os.PathLike,
-    ground_truth: GroundTruth,
-    frames: FrameProtocol,
-    workers: int = 1,
-    classes_per_job: int | None = None,
-    n_bootstrap: int = 0,
-    seed: int = 0,
-) -> tuple[SedMetrics, BootstrapResult | None]:
+def fast_sed_metrics(request: MetricsRequest) -> tuple[SedMetrics, BootstrapResult | None]:
     """``sed_metrics`` with the fast engine (see module doc)."""
+    store_path, ground_truth, frames = request.store_path, request.ground_truth, request.frames
+    workers, n_bootstrap, seed = request.workers, request.n_bootstrap, request.seed
     with ScoreReader(store_path) as reader:
         classes = check_inputs(reader, ground_truth)
         clips = _evaluated_clips(reader, ground_truth, frames)
         columns = reader.class_index(classes)
-        per_job = classes_per_job or reader.classes_per_chunk
+        per_job = request.classes_per_job or reader.classes_per_chunk
         label = f"{reader.path.stem} ({frames})"
     weights, durations = _weights(clips, n_bootstrap, seed)
     with (

@@ -19,7 +19,6 @@ cheap enough for 1000 replicates.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from tacos.evaluation.metric_results import (
     PAUROC_ARGS,
     PSDS1_ARGS,
     BootstrapResult,
+    MetricsRequest,
     SedMetrics,
     bootstrap_samples,
     check_inputs,
@@ -213,29 +213,17 @@ def _run(tasks: list[_Task], workers: int) -> Iterator[tuple[_ClassResults, list
         yield from pool.map(_evaluate_task, tasks)
 
 
-def library_sed_metrics(
-    store_path: str | os.PathLike,
-    ground_truth: GroundTruth,
-    frames: FrameProtocol,
-    workers: int = 1,
-    classes_per_job: int | None = None,
-    n_bootstrap: int = 0,
-    seed: int = 0,
-) -> tuple[SedMetrics, BootstrapResult | None]:
-    """Metrics of a score file in memory bounded by ``classes_per_job`` classes per worker.
-
-    The evaluated clips are those of ``ground_truth``; their durations are the score file's, and
-    ``frames`` is the frame protocol (``scores.FRAME_PROTOCOLS``). ``classes_per_job`` defaults
-    to the file's classes per chunk. With ``n_bootstrap > 0`` also a bootstrap over clips (see
-    module doc).
-    """
-    with ScoreReader(store_path) as reader:
+def library_sed_metrics(request: MetricsRequest) -> tuple[SedMetrics, BootstrapResult | None]:
+    """``sed_metrics`` with the library engine, in memory bounded by a class block a worker."""
+    ground_truth, frames = request.ground_truth, request.frames
+    n_bootstrap, seed = request.n_bootstrap, request.seed
+    with ScoreReader(request.store_path) as reader:
         classes = check_inputs(reader, ground_truth)
-        per_job = classes_per_job or reader.classes_per_chunk
+        per_job = request.classes_per_job or reader.classes_per_chunk
         tasks = _tasks(str(reader.path), classes, ground_truth, frames, per_job, n_bootstrap, seed)
     full = _ClassResults()
     replicates = [_ClassResults() for _ in range(n_bootstrap)]
-    for done, (task_full, task_replicates) in enumerate(_run(tasks, workers), start=1):
+    for done, (task_full, task_replicates) in enumerate(_run(tasks, request.workers), start=1):
         full.update(task_full)
         for replicate, task_replicate in zip(replicates, task_replicates, strict=True):
             replicate.update(task_replicate)

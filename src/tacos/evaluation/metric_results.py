@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tacos.evaluation.ground_truth import GroundTruth, scored_classes
-from tacos.evaluation.scores import ScoreReader
+from tacos.evaluation.scores import FrameProtocol, ScoreReader
 
 PSDS1_ARGS = {
     "dtc_threshold": 0.7,
@@ -34,6 +34,21 @@ PSDS1_ARGS = {
 }
 PAUROC_ARGS = {"max_fpr": 0.1, "segment_length": 1.0}
 METRICS = ("psds1", "psds1_macro", "pauroc")
+
+
+@dataclass(frozen=True)
+class MetricsRequest:
+    """What an engine evaluates: a score file against the ground truth of the evaluated clips,
+    under a frame protocol; ``classes_per_job`` classes a worker read (default: the file's chunk),
+    and ``n_bootstrap`` replicates drawn with ``seed``."""
+
+    store_path: str
+    ground_truth: GroundTruth
+    frames: FrameProtocol
+    workers: int = 1
+    classes_per_job: int | None = None
+    n_bootstrap: int = 0
+    seed: int = 0
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from tacos.evaluation.metric_results import (
     PAUROC_ARGS,
     PSDS1_ARGS,
     BootstrapResult,
+    MetricsRequest,
     SedMetrics,
 )
 from tacos.evaluation.scores import FrameProtocol, check_frame_protocol
@@ -78,4 +79,7 @@ def sed_metrics(
     if engine not in ENGINES:
         raise ValueError(f"evaluation engine must be one of {ENGINES}, got {engine!r}")
     run = fast_sed_metrics if engine == "fast" else library_sed_metrics
-    return run(store_path, ground_truth, frames, workers, classes_per_job, n_bootstrap, seed)
+    request = MetricsRequest(
+        str(store_path), ground_truth, frames, workers, classes_per_job, n_bootstrap, seed
+    )
+    return run(request)
