@@ -95,3 +95,16 @@ def test_a_replicate_without_ground_truth_is_an_error(tmp_path):
     path = write_store(tmp_path / "s.h5", classes, durations, scores)
     with pytest.raises(ValueError, match="drew no clip with ground truth: too few clips"):
         sed_metrics(path, truth, "trimmed", n_bootstrap=50, seed=0)
+
+
+@pytest.mark.parametrize("frames", ["trimmed", "untrimmed"])
+def test_one_frame_clips_give_the_plain_calls_numbers(tmp_path, frames):
+    """Two clips of 0.03 s, one frame at 40 ms (one with an event), among longer ones."""
+    classes, truth, durations, scores = make_case(9, 12, 2, signal=0.5)
+    rng = np.random.default_rng(9)
+    for clip_id, events in (("Y000", [(0.0, 0.02, "class 0")]), ("Y001", [])):
+        durations[clip_id], truth[clip_id] = 0.03, events
+        scores[clip_id] = rng.random((1 if frames == "trimmed" else 3, len(classes)))
+    path = write_store(tmp_path / "s.h5", classes, durations, scores)
+    metrics, _ = sed_metrics(path, truth, frames)
+    assert_same_metrics(metrics, plain(path, truth, frames))
