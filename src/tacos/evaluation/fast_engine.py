@@ -79,7 +79,7 @@ class _BlockTask:
     events: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]  # (ptr, onsets, offsets)
     clips: _Clips
     folder: str
-    replicate_durations: np.ndarray
+    max_false_positives: np.ndarray  # each replicate's last false-positive count within max_efpr
 
 
 @dataclass
@@ -144,7 +144,7 @@ def _class_lists(
     clips: _Clips,
     segments: tuple,
     weights: np.ndarray,
-    replicate_durations: np.ndarray,
+    max_fp: np.ndarray,
 ) -> _ClassLists:
     """Phase 1 for one class (see module doc)."""
     event_ptr, onsets, offsets = events
@@ -165,8 +165,7 @@ def _class_lists(
     ).astype(np.float64)
     counts = np.rint(weights @ per_clip).astype(np.int64)
 
-    max_efpr, max_fpr = PSDS1_ARGS["max_efpr"], PAUROC_ARGS["max_fpr"]
-    max_fp = np.array([curves.max_false_positives(d, max_efpr) for d in replicate_durations])
+    max_fpr = PAUROC_ARGS["max_fpr"]
     silent = np.flatnonzero(events_per_clip == 0)
     maxima = change_points.clip_maxima(column, clips.offsets, clips.kept)
     cut = _proven_cut(
@@ -222,7 +221,7 @@ def _class_block(task: _BlockTask) -> list[_ClassLists]:
             clips,
             segments,
             weights,
-            task.replicate_durations,
+            task.max_false_positives,
         )
         for index, events in enumerate(task.events)
     ]
@@ -241,7 +240,10 @@ def _save_lists(folder: Path, lists: Sequence[_ClassLists]) -> np.ndarray:
             [[0], np.cumsum([len(ends) for ends in group_ends])]
         ).astype(np.int64)
         arrays[f"{prefix}_group_ends"] = np.concatenate(
-            [ends + start for ends, start in zip(group_ends, arrays[f"{prefix}_ptr"], strict=False)]
+            [
+                ends + start
+                for ends, start in zip(group_ends, arrays[f"{prefix}_ptr"][:-1], strict=True)
+            ]
         ).astype(np.int64)
     for key in ("cp_clip", "cp_d_tp", "cp_d_fp", "segment_clip", "segment_positive"):
         arrays[key] = np.concatenate([getattr(item, key) for item in lists])
@@ -250,17 +252,11 @@ def _save_lists(folder: Path, lists: Sequence[_ClassLists]) -> np.ndarray:
     return np.stack([item.counts for item in lists], axis=1)
 
 
-_loaded: dict = {}
-
-
-def _load(folder: str) -> dict:
+@functools.lru_cache(maxsize=1)
+def _load(folder: str) -> dict[str, np.ndarray]:
     """The class lists and the weights of ``folder``, mapped once a process."""
-    if _loaded.get("folder") != folder:
-        _loaded.clear()
-        for key in (*CLASS_ARRAYS, WEIGHTS_FILE.removesuffix(".npy")):
-            _loaded[key] = np.load(Path(folder) / f"{key}.npy", mmap_mode="r")
-        _loaded["folder"] = folder
-    return _loaded
+    keys = (*CLASS_ARRAYS, WEIGHTS_FILE.removesuffix(".npy"))
+    return {key: np.load(Path(folder) / f"{key}.npy", mmap_mode="r") for key in keys}
 
 
 def _replicates(
@@ -284,7 +280,7 @@ def _replicates(
                 *arrays,
                 PSDS1_ARGS["max_efpr"],
                 PAUROC_ARGS["max_fpr"],
-            )  # fmt: skip
+            )
         )
     return results
 
@@ -378,6 +374,9 @@ def fast_sed_metrics(request: MetricsRequest) -> tuple[SedMetrics, BootstrapResu
         _Runner(min(workers, len(classes))) as runner,
     ):
         np.save(Path(folder) / WEIGHTS_FILE, weights)
+        max_fp = np.array(
+            [curves.max_false_positives(duration, PSDS1_ARGS["max_efpr"]) for duration in durations]
+        )
         tasks = [
             _BlockTask(
                 str(store_path),
@@ -385,7 +384,7 @@ def fast_sed_metrics(request: MetricsRequest) -> tuple[SedMetrics, BootstrapResu
                 tuple(_events(ground_truth, clips, classes[index]) for index in block),
                 clips,
                 folder,
-                durations,
+                max_fp,
             )
             for block in _chunks(len(classes), per_job)
         ]
