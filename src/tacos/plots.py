@@ -9,6 +9,7 @@ its inputs and output paths explicitly; the format of each output follows its su
 - ``plot_metric_vs_delta``: PSDS1 and pAUROC against the frame duration delta.
 - ``plot_per_class``: per-class PSDS1, weak against strong fine-tuning.
 - ``plot_training_curves``: training loss per step and Clotho validation mAP@10 per epoch.
+- ``plot_frame_collapse``: per model, the distribution of neighbouring-frame similarity.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from tacos.evaluation.collapse import COLLAPSED, WINDOW_SECONDS, read_collapse
 from tacos.evaluation.ground_truth import GroundTruth
 from tacos.evaluation.scores import ScoreReader, protocol_frames
 from tacos.frames import frame_edges
@@ -276,4 +278,34 @@ def plot_training_curves(runs: Mapping[str, PathLike], outputs: Sequence[PathLik
     map_axis.set_ylabel("Clotho validation mAP@10 (%)")
     map_axis.set_title("Text-to-audio retrieval while training", fontsize=10)
     map_axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
+    save_figure(figure, outputs)
+
+
+def plot_frame_collapse(collapse: Mapping[str, PathLike], outputs: Sequence[PathLike]) -> None:
+    """One row per model (label -> collapse JSON): the histogram of its window similarities as
+    a ridge scaled to its peak, its mean marked, and the collapse threshold as a line; the axis
+    starts a little below the lowest window of any model (at most at the threshold)."""
+    loaded = {label: read_collapse(path) for label, path in collapse.items()}
+    lowest = COLLAPSED - 0.05
+    for data in loaded.values():
+        occupied = np.flatnonzero(data["histogram"]["counts"])
+        if len(occupied):
+            lowest = min(lowest, data["histogram"]["edges"][occupied[0]])
+    figure = Figure(figsize=(7.0, 0.8 + 0.45 * len(loaded)))
+    axes = figure.add_subplot()
+    for row, data in enumerate(reversed(list(loaded.values()))):
+        edges = np.asarray(data["histogram"]["edges"])
+        counts = np.asarray(data["histogram"]["counts"], dtype=float)
+        if counts.max() > 0:
+            ridge = row + 0.85 * counts / counts.max()
+            axes.fill_between(edges[:-1], row, ridge, step="post", alpha=0.6)
+        if data["mean"] is not None:
+            axes.plot([data["mean"]], [row + 0.1], marker="|", color="black", markersize=10)
+    axes.axvline(COLLAPSED, color="tab:red", linestyle="--", linewidth=1)
+    axes.set_yticks(range(len(loaded)), list(reversed(list(loaded))))
+    axes.set_xlim(max(-1.0, np.floor(lowest * 20) / 20), 1.0)
+    axes.set_xlabel(
+        f"mean cosine similarity of neighbouring frames in a {WINDOW_SECONDS:g} s window"
+    )
+    axes.set_title("Frame collapse on the eval clips (|: mean; dashed: collapse threshold)")
     save_figure(figure, outputs)

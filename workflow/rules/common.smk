@@ -56,7 +56,12 @@ STAGE_PATTERN = "weak|strong|strong_intra"
 QUERY_SETS = config["evaluation"]["query_sets"]
 FRAME_PROTOCOLS = config["evaluation"]["frames"]
 # A model's path below MODELS_DIR: "pretrain", "supervised" or "<stage>/delta<delta>/seed<seed>".
-MODEL_PATTERN = rf"pretrain|supervised|({STAGE_PATTERN})/delta\d+(\.\d+)?/seed\d+"
+TRAINED_PATTERN = rf"pretrain|supervised|({STAGE_PATTERN})/delta\d+(\.\d+)?/seed\d+"
+# A public model's path below SCORES_DIR and EVAL_DIR: "peers/<name of its config entry>".
+PEER_PATTERN = r"peers/[A-Za-z0-9_]+"
+MODEL_PATTERN = f"{TRAINED_PATTERN}|{PEER_PATTERN}"
+PEERS = config["peers"]["models"] if config["peers"]["enabled"] else {}
+PEERS_FRAMES = config["peers"]["frames"]  # the frame protocol of the peers table
 AUDIO_MODEL = config["model"]["audio"]
 # The supervised row of Table 3: ASIT_strong_1 with its own strong head (the paper), or the
 # demo's encoder trained with supervision on the demo's AudioSet Strong training split.
@@ -208,7 +213,7 @@ def delta_name(delta):
 
 
 def model_name(stage, seed, delta=None):
-    """A model's path below MODELS_DIR (see MODEL_PATTERN)."""
+    """A model's path below MODELS_DIR (see TRAINED_PATTERN)."""
     if stage == "pretrain":
         return "pretrain"
     delta = delta_name(config["model"]["delta"] if delta is None else delta)
@@ -231,10 +236,11 @@ def demo_model_files():
     return files
 
 
-def table3_models():
-    """The models of Table 3: pretraining, the supervised row, weak and strong per seed."""
+def table3_models(seeds=None):
+    """The models of Table 3: pretraining, the supervised row, weak and strong per seed (of
+    ``seeds``, default: every training seed)."""
     names = ["pretrain"] + (["supervised"] if SUPERVISED else [])
-    for seed in config["training"]["seeds"]:
+    for seed in config["training"]["seeds"] if seeds is None else seeds:
         names += [model_name("weak", seed), model_name("strong", seed)]
     return names
 
@@ -279,6 +285,32 @@ def evaluation_outputs():
     return outputs
 
 
+def peer_names():
+    """The scored public models' paths below SCORES_DIR (none when peers are off)."""
+    return [f"peers/{name}" for name in PEERS]
+
+
+def peers_table_models():
+    """The rows of the peers table: Table 3's models of the first seed, then every peer."""
+    return table3_models(config["training"]["seeds"][:1]) + peer_names()
+
+
+def peer_results(names, frames):
+    """Results JSONs of models under one frame protocol, per model: {query set: path}."""
+    return {
+        name: {qs: f"{EVAL_DIR}/{name}/{qs}/{frames}.json" for qs in QUERY_SETS}
+        for name in names
+    }
+
+
+def collapse_outputs():
+    """The frame-collapse JSON of every scored model, ours and the peers', by model path."""
+    return {
+        name: f"{SCORES_DIR}/{name}/collapse.json"
+        for name in trained_models() + peer_names()
+    }
+
+
 def training_logs():
     """The Lightning metrics.csv of every audio-text model (written next to its checkpoint), for
     the training-curves figure; the supervised model has no Clotho validation to plot.
@@ -296,12 +328,14 @@ TABLES = {
     "table3": "table3",
     "delta": "ablation_delta",
     "negatives": "ablation_negatives",
+    "collapse": "frame_collapse",
 }
 FIGURES = {
     "clips": "example_clips",
     "delta": "psds_vs_delta",
     "per_class": "per_class_psds",
     "curves": "training_curves",
+    "collapse": "frame_collapse",
 }
 
 

@@ -7,13 +7,14 @@ rule score:
         manifest=f"{DATA_DIR}/audioset/eval.jsonl",
         store=f"{DATA_DIR}/audioset/eval.h5",
     output:
-        [f"{SCORES_DIR}/{{model}}/{name}.h5" for name in QUERY_SETS],
+        scores=[f"{SCORES_DIR}/{{model}}/{name}.h5" for name in QUERY_SETS],
+        collapse=f"{SCORES_DIR}/{{model}}/collapse.json",
     log:
         f"{LOGS_DIR}/score/{{model}}.log",
     benchmark:
         f"{BENCHMARKS_DIR}/score/{{model}}.tsv"
     wildcard_constraints:
-        model=MODEL_PATTERN,
+        model=TRAINED_PATTERN,
     conda:
         MODELS_ENV
     threads: LOADER_THREADS

@@ -1,10 +1,12 @@
-"""Report: Table 3, the ablation tables and the figures, with captions for --report."""
+"""Report: Table 3, the ablation and frame-collapse tables and the figures, with captions for
+--report."""
 
 
 # The report rules read small JSON and HDF5 files: they run where snakemake runs.
 rule tables:
     input:
         results=evaluation_outputs(),
+        collapse=collapse_outputs().values(),
     output:
         **report_files(TABLES_DIR, TABLES, ("csv", "md", "tex"), "Tables"),
     log:
@@ -15,6 +17,7 @@ rule tables:
     params:
         delta=config["model"]["delta"],
         frames=FRAME_PROTOCOLS,
+        collapse=collapse_outputs(),
     script:
         "../scripts/make_tables.py"
 
@@ -23,6 +26,7 @@ rule figures:
     input:
         results=evaluation_outputs(),
         metrics=training_logs(),
+        collapse=collapse_outputs().values(),
         weak_scores=f"{SCORES_DIR}/{model_name('weak', config['training']['seeds'][0])}/classes407.h5",
         strong_scores=f"{SCORES_DIR}/{model_name('strong', config['training']['seeds'][0])}/classes407.h5",
         eval_manifest=f"{DATA_DIR}/audioset/eval.jsonl",
@@ -37,5 +41,6 @@ rule figures:
         delta=config["model"]["delta"],
         frames=FRAME_PROTOCOLS,
         example_clips=None,
+        collapse=collapse_outputs(),
     script:
         "../scripts/make_figures.py"

@@ -1,4 +1,5 @@
-"""Rule figures: example clips (weak vs strong), metrics vs delta, per-class PSDS1, curves."""
+"""Rule figures: example clips (weak vs strong), metrics vs delta, per-class PSDS1, curves, frame
+collapse."""
 
 from tacos.data.audioset import read_class_list
 from tacos.data.manifest import read_manifest
@@ -6,6 +7,7 @@ from tacos.evaluation.ground_truth import build_ground_truth, events_from_clips
 from tacos.logs import setup_logging
 from tacos.plots import (
     plot_example_clips,
+    plot_frame_collapse,
     plot_metric_vs_delta,
     plot_per_class,
     plot_training_curves,
@@ -39,3 +41,4 @@ plot_training_curves(
     {run_label(path): path for path in snakemake.input.metrics},
     [output.curves_png, output.curves_pdf],
 )
+plot_frame_collapse(snakemake.params.collapse, [output.collapse_png, output.collapse_pdf])

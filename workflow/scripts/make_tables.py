@@ -1,6 +1,8 @@
-"""Rule tables: Table 3 of the paper and the two ablation tables, as CSV, Markdown, LaTeX."""
+"""Rule tables: Table 3 of the paper, the two ablation tables and the frame-collapse table, as
+CSV, Markdown and LaTeX."""
 
 from tacos.logs import setup_logging
+from tacos.peer_tables import collapse_table
 from tacos.tables import ablation_delta, ablation_negatives, read_results, table3, write_table
 
 setup_logging(snakemake.log[0])
@@ -18,4 +20,10 @@ write_table(
     output.negatives_csv,
     output.negatives_md,
     output.negatives_tex,
+)
+write_table(
+    collapse_table(snakemake.params.collapse),
+    output.collapse_csv,
+    output.collapse_md,
+    output.collapse_tex,
 )

@@ -1,5 +1,6 @@
 """Rule score: frame scores of a trained model on the AudioSet Strong eval clips, one score file
-per query set (the model is loaded and each clip embedded once for all of them)."""
+per query set (the model is loaded and each clip embedded once for all of them), and the
+frame-collapse diagnostic of its frames."""
 
 import torch
 
@@ -15,7 +16,7 @@ model, spec = load_trained_model(
 )
 targets = [
     ScoreTarget(*query_set(name), out_path, query_set=name)
-    for name, out_path in zip(snakemake.params.query_sets, snakemake.output, strict=True)
+    for name, out_path in zip(snakemake.params.query_sets, snakemake.output.scores, strict=True)
 ]
 score_query_sets(
     model,
@@ -25,4 +26,5 @@ score_query_sets(
     min_seconds=spec.input_seconds,
     batch_size=snakemake.params.batch_size,
     model_info=spec.identity(snakemake.input.model),
+    collapse_path=snakemake.output.collapse,
 )

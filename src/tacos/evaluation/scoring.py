@@ -30,9 +30,11 @@ from tqdm import tqdm
 from tacos.data.audioset import read_class_list
 from tacos.data.manifest import Clip, read_manifest
 from tacos.data.store import AudioStore
+from tacos.evaluation.collapse import CollapseMeter, write_collapse
 from tacos.evaluation.scores import ScoreWriter
-from tacos.frames import input_frames
+from tacos.frames import frame_count, input_frames
 from tacos.models.dual import AudioTextModel
+from tacos.models.peers.base import PeerModel
 from tacos.models.supervised import SupervisedSED, supervised_scores
 
 log = logging.getLogger(__name__)
@@ -136,10 +138,12 @@ def score_query_sets(
     device: str | torch.device | None = None,
     progress: bool = True,
     model_info: Mapping | None = None,
+    collapse_path: str | os.PathLike | None = None,
 ) -> list[ScoringRun]:
     """``score_clips`` for several query sets at once: each clip is embedded once and scored
     against every set, each set written to its own score file. ``model_info`` (the model's
-    ``ModelSpec.identity``) is stored in each file."""
+    ``ModelSpec.identity``) is stored in each file; with ``collapse_path``, the frame-collapse
+    diagnostic of the clips' frames (``tacos.evaluation.collapse``) is written there."""
     for target in targets:
         if len(target.class_names) != len(target.queries):
             raise ValueError(
@@ -165,12 +169,12 @@ def score_query_sets(
             list(missing[:3]),
         )
     scorer = batch_scorer(model, targets)
+    step = frame_step(model)
+    meter = CollapseMeter(step)
     with ExitStack() as stack:
         writers = [
             stack.enter_context(
-                ScoreWriter(
-                    target.out_path, target.class_names, frame_step(model), model_info=model_info
-                )
+                ScoreWriter(target.out_path, target.class_names, step, model_info=model_info)
             )
             for target in targets
         ]
@@ -180,10 +184,15 @@ def score_query_sets(
         for start in range(0, len(present), batch_size):
             batch = present[start : start + batch_size]
             waveforms, lengths = _padded_batch(batch, store, model, min_seconds)
-            for writer, scores in zip(writers, scorer(waveforms, lengths), strict=True):
+            output = scorer(waveforms, lengths)
+            for writer, scores in zip(writers, output.scores, strict=True):
                 for clip, clip_scores in zip(batch, scores, strict=True):
                     writer.add(clip.clip_id, clip_scores, clip.duration)
+            for clip, frames in zip(batch, output.frames, strict=True):
+                meter.add(frames[: frame_count(clip.duration, step)].cpu().numpy())
             bar.update(len(batch))
+    if collapse_path is not None:
+        write_collapse(meter.result(), model_info or {}, collapse_path)
     for target in targets:
         log.info(
             "scored %d clips against %d queries into %s",
@@ -195,25 +204,37 @@ def score_query_sets(
 
 
 def frame_step(model: torch.nn.Module) -> float:
-    """Seconds per score frame: the dual encoder's delta, the strong head's frame step."""
-    return model.frame_step if isinstance(model, SupervisedSED) else model.delta
+    """Seconds per score frame: the dual encoder's delta, the others' frame step."""
+    return model.delta if isinstance(model, AudioTextModel) else model.frame_step
 
 
-BatchScorer = Callable[[torch.Tensor, torch.Tensor], list[np.ndarray]]
-"""(padded waveforms, real lengths) -> one ``[B, T, K]`` score array per target."""
+@dataclass(frozen=True)
+class BatchOutput:
+    """One batch scored: per target, each clip's scores ``[T, K]``; each clip's frame
+    embeddings ``[T, D]`` (all the frames the model gave, for the collapse diagnostic)."""
+
+    scores: list[Sequence[np.ndarray]]
+    frames: Sequence[torch.Tensor]
+
+
+BatchScorer = Callable[[torch.Tensor, torch.Tensor], BatchOutput]
+"""(padded waveforms, real lengths) -> the batch's ``BatchOutput``."""
 
 
 def batch_scorer(model: torch.nn.Module, targets: Sequence[ScoreTarget]) -> BatchScorer:
     """The scores of one batch for every target: cosine frame scores of a dual encoder (each
-    clip embedded once for all targets), or a supervised model's post-processed logits."""
+    clip embedded once for all targets), a supervised model's post-processed logits, or a
+    public model's own scores of each clip at its real length."""
     if isinstance(model, SupervisedSED):
         names = [target.query_set for target in targets]
         return partial(_supervised_batch, model, read_class_list("train"), names)
     texts = [embed_queries(model, target.queries) for target in targets]
+    if isinstance(model, PeerModel):
+        return partial(_peer_batch, model, texts)
 
-    def dual(waveforms: torch.Tensor, lengths: torch.Tensor) -> list[np.ndarray]:
+    def dual(waveforms: torch.Tensor, lengths: torch.Tensor) -> BatchOutput:
         frames = batch_frames(model, waveforms, lengths)
-        return [frame_scores(frames, text) for text in texts]
+        return BatchOutput([frame_scores(frames, text) for text in texts], frames)
 
     return dual
 
@@ -225,14 +246,28 @@ def _supervised_batch(
     query_sets: Sequence[str],
     waveforms: torch.Tensor,
     _: torch.Tensor,
-) -> list[np.ndarray]:
+) -> BatchOutput:
     """``classes``: the strong head's 447 class names, in its output order."""
     device = model_device(model)
     with inference_precision(device):
-        logits = model(waveforms.to(device)).float().cpu().numpy()
-    return [
+        frames = model.frames(waveforms.to(device))
+        logits = model.strong_head(frames).float().cpu().numpy()
+    scores = [
         np.stack([supervised_scores(clip, classes, name) for clip in logits]) for name in query_sets
     ]
+    return BatchOutput(scores, frames.float())
+
+
+def _peer_batch(
+    model: PeerModel, texts: Sequence[torch.Tensor], waveforms: torch.Tensor, lengths: torch.Tensor
+) -> BatchOutput:
+    with inference_precision(model.device):
+        frames = [
+            model.clip_frames(wave[:length].numpy())
+            for wave, length in zip(waveforms, lengths.tolist(), strict=True)
+        ]
+    scores = [[model.frame_scores(clip, text) for clip in frames] for text in texts]
+    return BatchOutput(scores, frames)
 
 
 def _padded_batch(
