@@ -5,8 +5,10 @@ import json
 import numpy as np
 import pytest
 
+from tacos.evaluation.collapse import CollapseMeter, write_collapse
 from tacos.evaluation.scores import ScoreWriter
 from tacos.plots import (
+    plot_frame_collapse,
     clip_classes,
     pick_example_clips,
     plot_example_clips,
@@ -145,3 +147,16 @@ def test_example_clips_draw_only_the_frames_inside_the_clip(tmp_path):
         edges, drawn = _clip_curves(reader, "Ya", ["Rain", "Bark"])
     assert edges.tolist() == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 3.8]
     assert drawn.tolist() == scores[:8][:, [1, 0]].tolist()
+
+
+def test_frame_collapse_figure_draws_every_model(tmp_path):
+    paths = {}
+    for name, frames in (("flat", np.ones((40, 2))), ("moving", np.eye(2)[[0, 1] * 20])):
+        meter = CollapseMeter(0.1)
+        meter.add(frames)
+        paths[name] = write_collapse(meter.result(), {}, tmp_path / f"{name}.json")
+    without = CollapseMeter(1.0)
+    without.add(np.ones((3, 2)))
+    paths["none"] = write_collapse(without.result(), {}, tmp_path / "none.json")
+    plot_frame_collapse(paths, outputs(tmp_path, "collapse"))
+    assert_written(outputs(tmp_path, "collapse"))

@@ -18,6 +18,7 @@ from tacos.data.audio import write_audio
 from tacos.data.audioset import query_set
 from tacos.data.manifest import Clip, Region, read_manifest, write_manifest
 from tacos.data.store import AudioStore, build_audio_store
+from tacos.evaluation.collapse import CollapseMeter
 from tacos.evaluation.report import evaluate, ground_truth_for, write_results
 from tacos.evaluation.scores import ScoreReader, ScoreWriter
 from tacos.evaluation.scoring import (
@@ -30,6 +31,8 @@ from tacos.evaluation.sed_metrics import sed_metrics
 from tacos.frames import frame_count
 from tacos.models.checkpoint import ModelSpec, load_model_weights, load_trained_model
 from tacos.models.dual import build_model
+from tacos.models.peers.fixtures import write_tiny_pe_audio_frame
+from tacos.models.peers.registry import load_peer
 
 # (clip id, duration, regions named by AudioSet display name); Yclip4 has no audio in the store
 CLIPS = [
@@ -468,12 +471,15 @@ def test_scripts_score_and_evaluate_the_50_categories(checkpoint, audioset, tmp_
             "store": str(audioset["store"]),
         },
         params={"query_sets": ["categories50"], "batch_size": 4},
-        output=scores,
+        output={"scores": [str(scores)], "collapse": str(tmp_path / "collapse.json")},
     )
     torch.set_num_threads(threads)
     with ScoreReader(scores) as reader:
         assert reader.model_info == SPEC.identity(str(checkpoint))
         assert reader.n_frames.tolist() == [FRAMES_10S] * 4  # padded to the spec's 10 s
+    collapse = json.loads((tmp_path / "collapse.json").read_text())
+    assert collapse["model"] == SPEC.identity(str(checkpoint))
+    assert (collapse["n_clips"], collapse["n_windows"]) == (4, 40)
     run_script(
         "evaluate.py",
         inputs={"scores": str(scores), "manifest": str(audioset["manifest"])},
@@ -524,13 +530,132 @@ class Namedlist(SimpleNamespace):
         return getattr(self, key, default)
 
 
-def run_script(name: str, inputs: dict, params: dict, output: Path) -> None:
+def run_script(
+    name: str, inputs: dict, params: dict, output: Path | dict, wildcards: dict | None = None
+) -> None:
+    """Run a rule's script; ``output``: one path, or named outputs (the first names the log)."""
+    if isinstance(output, dict):
+        first = next(iter(output.values()))
+        log = str(first[0] if isinstance(first, list) else first) + ".log"
+        outputs = Namedlist(**output)
+    else:
+        log, outputs = str(output) + ".log", [str(output)]
     snakemake = SimpleNamespace(
         input=Namedlist(**inputs),
         params=Namedlist(**params),
-        output=[str(output)],
-        log=[str(output) + ".log"],
+        output=outputs,
+        log=[log],
         threads=1,
+        wildcards=Namedlist(**(wildcards or {})),
     )
     script = Path(__file__).parents[2] / "workflow" / "scripts" / name
     runpy.run_path(str(script), init_globals={"snakemake": snakemake}, run_name="__main__")
+
+
+def test_collapse_covers_each_clips_frames_up_to_its_end(model, audioset, tmp_path):
+    """The collapse diagnostic reads the frames that start before each clip's end (the 9.5 s clip
+    loses its 13 padding frames), and a 0.04 s grid gives 10 windows of 1 s per clip."""
+    names, queries = THREE_QUERIES
+    score_query_sets(
+        model,
+        audioset["manifest"],
+        audioset["store"],
+        [ScoreTarget(names, queries, tmp_path / "s.h5")],
+        10.0,
+        progress=False,
+        model_info=MODEL_INFO,
+        collapse_path=tmp_path / "collapse.json",
+    )
+    expected = CollapseMeter(0.04)
+    for clip_id, duration in (("Yclip0", 10), ("Yclip1", 10), ("Yclip2", 9.5), ("Yclip3", 10)):
+        audio = torch.zeros(1, 10 * RATE)
+        wave = _read(audioset["store"], clip_id)
+        audio[0, : len(wave)] = torch.from_numpy(wave)
+        with torch.no_grad():
+            frames, _, _ = model.embed_audio(audio, torch.tensor([len(wave)]))
+        expected.add(frames[0, : frame_count(duration, 0.04)].numpy())
+    written = json.loads((tmp_path / "collapse.json").read_text())
+    wanted = expected.result()
+    assert written["model"] == MODEL_INFO
+    assert (written["n_clips"], written["n_windows"]) == (4, 40)
+    assert written["mean"] == pytest.approx(wanted["mean"], abs=1e-6)
+    assert written["std"] == pytest.approx(wanted["std"], abs=1e-6)
+
+
+@pytest.fixture(scope="module")
+def peer(tmp_path_factory):
+    folder = write_tiny_pe_audio_frame(tmp_path_factory.mktemp("pe"), THREE_QUERIES[1])
+    entry = {"adapter": "pe_audio_frame", "path": str(folder), "sample_rate": 48000}
+    return entry, load_peer("pe_tiny", entry)
+
+
+@pytest.fixture(scope="module")
+def store_48k(audioset, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("store48") / "eval.48000hz.h5"
+    build_audio_store(audioset["stored"], path, 48000, progress=False)
+    return path
+
+
+def test_a_peer_scores_each_clip_at_its_real_length_whatever_the_batch(
+    peer, audioset, store_48k, tmp_path
+):
+    entry, model = peer
+    names, queries = THREE_QUERIES
+    runs = [
+        score_clips(
+            model,
+            audioset["manifest"],
+            store_48k,
+            names,
+            queries,
+            tmp_path / f"b{batch}.h5",
+            0.0,
+            batch_size=batch,
+            progress=False,
+            model_info=model.identity(entry["path"]),
+        )
+        for batch in (1, 3)
+    ]
+    text = model.embed_text(queries)
+    with ScoreReader(runs[0].path) as single, ScoreReader(runs[1].path) as batched:
+        assert batched.delta == 0.04
+        assert batched.n_frames.tolist() == [250, 250, 238, 250]  # no padding frames
+        assert batched.model_info["stage"] == "peer"
+        for index, clip_id in enumerate(batched.clip_ids):
+            wave = _read(store_48k, clip_id)
+            expected = model.frame_scores(model.clip_frames(wave), text)
+            np.testing.assert_allclose(batched.clip_scores(index), expected, atol=1e-5)
+            np.testing.assert_allclose(single.clip_scores(index), expected, atol=1e-5)
+
+
+def test_scripts_score_and_evaluate_a_peer(peer, audioset, store_48k, tmp_path, monkeypatch):
+    monkeypatch.setattr(tacos.logs, "setup_logging", lambda log_file: None)
+    entry, _ = peer
+    threads = torch.get_num_threads()
+    scores = tmp_path / "classes407.h5"
+    run_script(
+        "score_peer.py",
+        inputs={"manifest": str(audioset["manifest"]), "store": str(store_48k)},
+        params={"entry": entry, "query_sets": ["classes407"], "batch_size": 2},
+        output={"scores": [str(scores)], "collapse": str(tmp_path / "collapse.json")},
+        wildcards={"peer": "pe_tiny"},
+    )
+    torch.set_num_threads(threads)
+    collapse = json.loads((tmp_path / "collapse.json").read_text())
+    assert (collapse["frame_step"], collapse["n_clips"], collapse["n_windows"]) == (0.04, 4, 40)
+    results = evaluate(scores, audioset["manifest"], "classes407", "trimmed")
+    assert results["model"] == {
+        "stage": "peer",
+        "delta": 0.04,
+        "seed": None,
+        "checkpoint": entry["path"],
+    }
+    assert results["protocol"] == {
+        "peer": "pe_tiny",
+        "adapter": "pe_audio_frame",
+        "scores": "frame logits (scale x dot + bias)",
+        "frames": "trimmed",
+        "clips": "with_events",
+        "engine": "fast",
+    }
+    assert results["n_clips"] == 4

@@ -139,7 +139,8 @@ def test_report_rules_and_on_request_downloads_run_where_snakemake_runs(tmp_path
     config["data"]["fetch_on_submit_host"] = on_submit_host
     (tmp_path / "paper.yaml").write_text(yaml.safe_dump(config))
     fetches = {"fetch_tacos", "fetch_clotho", "fetch_audioset"} if on_submit_host else set()
-    assert local_rules(tmp_path / "paper.yaml", tmp_path) == {"tables", "figures", *fetches}
+    report = {"tables", "figures", "peers_table"}
+    assert local_rules(tmp_path / "paper.yaml", tmp_path) == {*report, *fetches}
 
 
 def test_invalid_config_is_rejected_naming_the_key(tmp_path):
@@ -242,7 +243,10 @@ def test_tiny_demo_run_trains_evaluates_and_reports(tiny_demo):
     # the ablations are evaluated under the authors' protocol only
     assert not (results / "eval/strong/delta0.2/seed1/classes407/trimmed.json").exists()
     figures = {path.name for path in (results / "figures").iterdir()}
-    assert len(figures) == 8
+    assert len(figures) == 10
+    collapse = json.loads((results / "scores/supervised/collapse.json").read_text())
+    assert (collapse["frame_step"], collapse["n_clips"]) == (0.04, 3)
+    assert "| strong/delta0.2/seed1 | 0.2 |" in (results / "tables/frame_collapse.md").read_text()
 
 
 def test_second_run_does_nothing(tiny_demo):
@@ -309,6 +313,48 @@ def test_report_collects_tables_and_figures(tiny_demo):
     html = (tiny_demo / "report.html").read_text()
     assert "table3.md" in html
     assert "example_clips.png" in html
+
+
+def test_peers_on_score_evaluate_and_tabulate_the_tiny_checkpoints(tiny_demo):
+    config = yaml.safe_load((tiny_demo / "tiny.yaml").read_text())
+    config["peers"]["enabled"] = True
+    (tiny_demo / "peers.yaml").write_text(yaml.safe_dump(config))
+    args = ("--configfile", str(tiny_demo / "peers.yaml"), "--directory", str(tiny_demo))
+    planned = snakemake("-n", *args)
+    assert job_counts(planned.stdout) == {
+        "demo_peer_model": 2,
+        "peer_audio_store": 1,
+        "score_peer": 2,
+        "evaluate": 2 * 2,  # 2 peers x 2 query sets, under the peers table's frame protocol
+        "peers_table": 1,
+        "tables": 1,  # the frame-collapse table gains the peers
+        "figures": 1,
+        "all": 1,
+        "total": 13,
+    }
+    result = snakemake("--cores", "2", *args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = tiny_demo / "results" / "demo"
+    table = (results / "tables" / "peers.md").read_text()
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line]
+    assert [row.split(" | ")[0] for row in rows[1:]] == [
+        "| Pretraining only (Clotho) (this workflow, seed 1)",
+        "| Supervised SED baseline (this workflow, seed 1)",
+        "| Weak fine-tuning (TACOS weak captions) (this workflow, seed 1)",
+        "| Strong fine-tuning (TACOS strong captions) (this workflow, seed 1)",
+        # the peers in their config's order (tiny.yaml was dumped with sorted keys)
+        "| CLAP layout, tiny random weights, 1 s windows every 0.5 s (demo)",
+        "| PE-A-Frame layout, tiny random weights (demo)",
+    ]
+    with ScoreReader(results / "scores/peers/clap_tiny/categories50.h5") as reader:
+        assert reader.delta == 0.5
+        assert reader.model_info["protocol"]["window_seconds"] == 1.0
+    evaluated = json.loads(
+        (results / "eval/peers/pe_a_frame_tiny/classes407/trimmed.json").read_text()
+    )
+    assert evaluated["model"]["stage"] == "peer"
+    assert "| peers/clap_tiny | 0.5 |" in (results / "tables/frame_collapse.md").read_text()
+    assert "Nothing to be done" in snakemake("-n", *args).stdout
 
 
 def test_paper_shaped_test_config_runs_the_whole_dag(tmp_path):
