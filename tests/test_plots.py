@@ -8,10 +8,10 @@ import pytest
 from tacos.evaluation.collapse import CollapseMeter, write_collapse
 from tacos.evaluation.scores import ScoreWriter
 from tacos.plots import (
-    plot_frame_collapse,
     clip_classes,
     pick_example_clips,
     plot_example_clips,
+    plot_frame_collapse,
     plot_metric_vs_delta,
     plot_per_class,
     plot_training_curves,
