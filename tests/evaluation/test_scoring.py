@@ -634,7 +634,7 @@ def test_scripts_score_and_evaluate_a_peer(peer, audioset, store_48k, tmp_path, 
     threads = torch.get_num_threads()
     scores = tmp_path / "classes407.h5"
     run_script(
-        "score_peer.py",
+        "score.py",
         inputs={"manifest": str(audioset["manifest"]), "store": str(store_48k)},
         params={"entry": entry, "query_sets": ["classes407"], "batch_size": 2},
         output={"scores": [str(scores)], "collapse": str(tmp_path / "collapse.json")},

@@ -52,7 +52,7 @@ rule score_peer:
         query_sets=QUERY_SETS,
         batch_size=config["peers"]["batch_size"],
     script:
-        "../scripts/score_peer.py"
+        "../scripts/score.py"
 
 
 rule peers_table:
