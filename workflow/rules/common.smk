@@ -295,7 +295,7 @@ def peers_table_models():
     return table3_models(config["training"]["seeds"][:1]) + peer_names()
 
 
-def peer_results(names, frames):
+def results_by_model(names, frames):
     """Results JSONs of models under one frame protocol, per model: {query set: path}."""
     return {
         name: {qs: f"{EVAL_DIR}/{name}/{qs}/{frames}.json" for qs in QUERY_SETS}

@@ -59,7 +59,7 @@ rule peers_table:
     input:
         results=[
             path
-            for paths in peer_results(peers_table_models(), PEERS_FRAMES).values()
+            for paths in results_by_model(peers_table_models(), PEERS_FRAMES).values()
             for path in paths.values()
         ],
         collapse=[collapse_outputs()[name] for name in peers_table_models()],
@@ -71,7 +71,7 @@ rule peers_table:
     conda:
         BASE_ENV
     params:
-        results=peer_results(peers_table_models(), PEERS_FRAMES),
+        results=results_by_model(peers_table_models(), PEERS_FRAMES),
         collapse={name: collapse_outputs()[name] for name in peers_table_models()},
         peers={f"peers/{name}": entry for name, entry in PEERS.items()},
         frames=PEERS_FRAMES,

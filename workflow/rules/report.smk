@@ -6,7 +6,7 @@
 rule tables:
     input:
         results=evaluation_outputs(),
-        collapse=collapse_outputs().values(),
+        collapse=list(collapse_outputs().values()),
     output:
         **report_files(TABLES_DIR, TABLES, ("csv", "md", "tex"), "Tables"),
     log:
@@ -26,7 +26,7 @@ rule figures:
     input:
         results=evaluation_outputs(),
         metrics=training_logs(),
-        collapse=collapse_outputs().values(),
+        collapse=list(collapse_outputs().values()),
         weak_scores=f"{SCORES_DIR}/{model_name('weak', config['training']['seeds'][0])}/classes407.h5",
         strong_scores=f"{SCORES_DIR}/{model_name('strong', config['training']['seeds'][0])}/classes407.h5",
         eval_manifest=f"{DATA_DIR}/audioset/eval.jsonl",
