@@ -131,6 +131,14 @@ def test_a_missing_folder_says_how_to_download_it(tmp_path):
     assert "peers.models.clap_htsat_unfused.path" in message
 
 
+def test_a_folder_without_weights_names_the_folder(tmp_path, folders):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text(open(f"{folders['pe']}/config.json").read())
+    with pytest.raises(ValueError, match=f"cannot load {broken} as a pe_audio_frame checkpoint"):
+        load_peer("pe", pe_entry({"pe": str(broken)}))
+
+
 def test_an_unknown_adapter_or_setting_is_refused(folders):
     with pytest.raises(ValueError, match="unknown peer adapter 'beats'"):
         load_peer("x", {"adapter": "beats", "path": folders["pe"], "sample_rate": RATE})

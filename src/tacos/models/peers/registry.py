@@ -33,7 +33,15 @@ def load_peer(name: str, entry: Mapping) -> PeerModel:
             f"peer {name!r}: adapter {entry['adapter']!r} takes no settings {unknown}; "
             f"its settings are {sorted(cls.SETTINGS)}"
         )
-    model = cls.from_folder(_folder(name, entry), **settings)
+    folder = _folder(name, entry)
+    try:
+        model = cls.from_folder(folder, **settings)
+    except (OSError, ValueError) as error:
+        raise ValueError(
+            f"peer {name!r}: cannot load {folder} as a {entry['adapter']} checkpoint: "
+            f"{str(error).splitlines()[0]}. Download it again with `hf download "
+            f"{entry.get('source') or '<org>/<model>'} --local-dir {folder}`"
+        ) from error
     if model.sample_rate != int(entry["sample_rate"]):
         raise ValueError(
             f"peer {name!r}: {entry['path']} takes {model.sample_rate} Hz audio but its config "
