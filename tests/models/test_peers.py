@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -134,7 +137,7 @@ def test_a_missing_folder_says_how_to_download_it(tmp_path):
 def test_a_folder_without_weights_names_the_folder(tmp_path, folders):
     broken = tmp_path / "broken"
     broken.mkdir()
-    (broken / "config.json").write_text(open(f"{folders['pe']}/config.json").read())
+    shutil.copy(Path(folders["pe"]) / "config.json", broken / "config.json")
     with pytest.raises(ValueError, match=f"cannot load {broken} as a pe_audio_frame checkpoint"):
         load_peer("pe", pe_entry({"pe": str(broken)}))
 
