@@ -1,4 +1,4 @@
-"""Losses of DESIGN 5 checked against plain per-region/per-frame loops written here."""
+"""The losses (docs/protocol.md, section 5) against plain per-region and per-frame loops."""
 
 import math
 

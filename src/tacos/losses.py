@@ -1,4 +1,5 @@
-"""Contrastive losses of TACOS (DESIGN 5): clip-level InfoNCE and the frame-wise loss (Eq. 6).
+"""Contrastive losses of TACOS: clip-level InfoNCE and the frame-wise loss (the paper's Eq. 6;
+docs/protocol.md, section 5).
 
 Pure functions on tensors, no I/O. Similarities, softmax and logsumexp run in float32 (float64
 when an input is float64) with autocast switched off: under bf16/fp16 mixed precision the logits
@@ -104,7 +105,7 @@ def frame_contrastive_loss(
     negative_clip: Tensor | None = None,
     negative_groups: Tensor | None = None,
 ) -> Tensor:
-    """Frame-wise contrastive loss of TACOS (DESIGN 5, paper Eq. 6).
+    """Frame-wise contrastive loss of TACOS (docs/protocol.md section 5, paper Eq. 6).
 
     audio_frames [B, T, D] are frame embeddings; region r has caption embedding text[r], clip
     region_clip[r] and frames [region_start[r], region_end[r]). For each frame t of region r,

@@ -1,4 +1,5 @@
-"""Download, verify and unpack the released datasets (DESIGN 3): TACOS, Clotho, AudioSet Strong.
+"""Download, verify and unpack the released datasets: TACOS, Clotho, AudioSet Strong
+(docs/protocol.md, section 1).
 
 Downloads resume where they stopped (HTTP Range into ``<dest>.part``) and are checked against the
 published size and md5 (or, where none is published, the expected TSV columns) before an atomic

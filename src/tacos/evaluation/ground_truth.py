@@ -1,6 +1,6 @@
 """AudioSet Strong labels as sed_scores_eval ground truth: ``{clip_id: [(onset, offset, class)]}``.
 
-The authors' protocol (DESIGN 6), in the order applied here:
+The authors' protocol (docs/protocol.md, section 6), in the order applied here:
 
 1. Events are named by AudioSet display name; with ``categories`` (the 50-category query set)
    the 117 pooled classes are renamed to their category and every other class is dropped.

@@ -1,8 +1,8 @@
 """Frame scores of a whole evaluation set in one HDF5 file, laid out for reads one class at a time.
 
 The real set is 16,935 clips x 407 classes x 250-500 frames: gigabytes of scores that neither
-fit thousands of TSV files nor one in-memory evaluation (DESIGN 6). The metric code reads a
-block of classes across all clips at a time, so the file is chunked by class.
+fit thousands of TSV files nor one in-memory evaluation (docs/protocol.md, section 6). The metric
+code reads a block of classes across all clips at a time, so the file is chunked by class.
 
 Layout (format version 2):
 

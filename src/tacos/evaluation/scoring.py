@@ -1,9 +1,9 @@
 """Frame scores of a trained model on the AudioSet Strong eval clips, for text-based SED.
 
 Score of query ``k`` in frame ``t`` of a clip = cosine(audio frame ``t``, text embedding of
-query ``k``) (DESIGN 6): both towers give unit-norm embeddings, so it is a dot product. No
-sigmoid, no median filter. Scores are written with ``ScoreWriter``, every frame of the input
-(the frame protocol is applied when the file is read).
+query ``k``) (docs/protocol.md, section 6): both towers give unit-norm embeddings, so it is a
+dot product. No sigmoid, no median filter. Scores are written with ``ScoreWriter``, every frame
+of the input (the frame protocol is applied when the file is read).
 
 Padding rule: every batch is zero-padded to its longest clip, but to at least ``min_seconds`` (the
 input length the model was trained on, from its spec: 30 s for the paper, as the authors score their

@@ -1,6 +1,6 @@
 """The dual encoder: frame-level audio embeddings and caption embeddings in one space.
 
-Audio path (paper, Sec. 4 of DESIGN): backbone frames -> 1-layer BiGRU ->
+Audio path (paper; docs/protocol.md, section 3): backbone frames -> 1-layer BiGRU ->
 ``Linear(2*rnn_hidden, head_dim)`` -> ``Linear(head_dim, proj_dim)`` -> L2 norm. Frame ``t``
 covers ``[t*delta, (t+1)*delta)`` (``tacos.frames``).
 

@@ -1,9 +1,10 @@
 """The LightningModule of every training stage: pretraining and weak or strong fine-tuning.
 
-The loss is ``weights.global * global InfoNCE + weights.frame * frame-wise loss`` (DESIGN 5);
-the stages differ only in their data (Clotho, TACOS weak captions, TACOS strong regions) and
-their weights. Validation computes Clotho text-to-audio retrieval (``val/mAP@10``, which picks
-the best checkpoint when the best rather than the last epoch is evaluated).
+The loss is ``weights.global * global InfoNCE + weights.frame * frame-wise loss``
+(docs/protocol.md, section 5); the stages differ only in their data (Clotho, TACOS weak
+captions, TACOS strong regions) and their weights. Validation computes Clotho text-to-audio
+retrieval (``val/mAP@10``, which picks the best checkpoint when the best rather than the last
+epoch is evaluated).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from tacos.training.distributed import (
 class LossConfig:
     global_weight: float = 1.0
     frame_weight: float = 0.0
-    tau: float = 0.05  # global InfoNCE temperature (fixed, DESIGN 5)
+    tau: float = 0.05  # global InfoNCE temperature (fixed, docs/protocol.md section 5)
     tau_frame: float = 1.0  # frame-wise temperature (the authors' default)
     intra_clip_negatives: bool = False
 

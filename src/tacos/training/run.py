@@ -74,7 +74,7 @@ class SplitData:
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    """The ``training`` section of the config (defaults: DESIGN 4)."""
+    """The ``training`` section of the config (defaults: docs/protocol.md, section 4)."""
 
     batch_size: int = 32
     epochs: int = 20
