@@ -161,8 +161,9 @@ def test_rules_that_need_no_torch_run_in_the_light_env():
     models = {rule for rule, env in envs.items() if env == "MODELS_ENV"}
     assert models == {
         "demo_models", "supervised_model", "train_supervised", "pretrain", "finetune", "score",
+        "demo_peer_model", "score_peer",
     }  # fmt: skip
-    assert {"fetch_", "prepare_", "tables", "figures", "evaluate"} <= {
+    assert {"fetch_", "prepare_", "tables", "figures", "evaluate", "peers_table"} <= {
         rule.split("{")[0] for rule, env in envs.items() if env == "BASE_ENV"
     }
 
