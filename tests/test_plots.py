@@ -160,3 +160,17 @@ def test_frame_collapse_figure_draws_every_model(tmp_path):
     paths["none"] = write_collapse(without.result(), {}, tmp_path / "none.json")
     plot_frame_collapse(paths, outputs(tmp_path, "collapse"))
     assert_written(outputs(tmp_path, "collapse"))
+
+
+def test_a_figure_saved_twice_gives_the_same_bytes(tmp_path):
+    from matplotlib.figure import Figure
+
+    from tacos.plots import save_figure
+
+    figure = Figure()
+    figure.add_subplot().plot([0, 1], [1, 0])
+    first, second = outputs(tmp_path, "a"), outputs(tmp_path, "b")
+    save_figure(figure, first)
+    save_figure(figure, second)
+    for one, other in zip(first, second, strict=True):
+        assert one.read_bytes() == other.read_bytes()

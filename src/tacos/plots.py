@@ -44,10 +44,12 @@ METRIC_NAMES = {"psds1": "PSDS1 (%)", "pauroc": "pAUROC (%)"}
 
 
 def save_figure(figure: Figure, outputs: Sequence[PathLike]) -> None:
-    """Save ``figure`` to every path in ``outputs`` (format from the suffix: .png, .pdf)."""
+    """Save ``figure`` to every path in ``outputs`` (format from the suffix: .png, .pdf). PDFs
+    carry no creation date, so the same figure gives the same bytes on every run."""
     for path in outputs:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(path, dpi=150, bbox_inches="tight")
+        metadata = {"CreationDate": None} if Path(path).suffix == ".pdf" else None
+        figure.savefig(path, dpi=150, bbox_inches="tight", metadata=metadata)
 
 
 def pick_example_clips(
