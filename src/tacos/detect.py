@@ -38,8 +38,8 @@ from matplotlib.figure import Figure
 from scipy import ndimage
 
 from tacos.data.audio import load_audio
-from tacos.evaluation.scoring import batch_frame_scores, batch_frames, embed_queries
 from tacos.frames import frame_count
+from tacos.inference import batch_frame_scores, batch_frames, embed_queries
 from tacos.models.checkpoint import load_trained_model
 from tacos.models.dual import AudioTextModel
 from tacos.models.text import preprocess_caption

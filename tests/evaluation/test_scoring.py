@@ -21,12 +21,7 @@ from tacos.data.store import AudioStore, build_audio_store
 from tacos.evaluation.collapse import CollapseMeter
 from tacos.evaluation.report import evaluate, ground_truth_for, write_results
 from tacos.evaluation.scores import ScoreReader, ScoreWriter
-from tacos.evaluation.scoring import (
-    ScoreTarget,
-    padded_samples,
-    score_clips,
-    score_query_sets,
-)
+from tacos.evaluation.scoring import ScoreTarget, score_clips, score_query_sets
 from tacos.evaluation.sed_metrics import sed_metrics
 from tacos.frames import frame_count
 from tacos.models.checkpoint import ModelSpec, load_model_weights, load_trained_model
@@ -186,13 +181,6 @@ def test_query_sets_are_display_names_and_category_sentences():
     assert sentences[categories.index("Dog Bark")] == "A dog is barking."
     with pytest.raises(ValueError, match="unknown query set 'classes416'"):
         query_set("classes416")
-
-
-def test_batches_are_padded_to_ten_seconds_at_least_in_whole_frames():
-    assert padded_samples(round(9.5 * RATE), RATE, 0.04, 10.0) == 10 * RATE
-    assert padded_samples(10 * RATE, RATE, 0.04, 10.0) == 10 * RATE
-    assert padded_samples(10 * RATE + 1, RATE, 0.04, 10.0) == 10 * RATE + 640
-    assert padded_samples(100, 32000, 0.02, 0.0) == 640
 
 
 def test_scores_keep_every_frame_as_cosines_and_do_not_depend_on_the_batch(
