@@ -9,8 +9,25 @@ from pathlib import Path
 
 import yaml
 
-from tacos.data.fetch import add_fetch_arguments, run_fetch
+from tacos.data.fetch import DATASETS
 from tacos.logs import setup_logging
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    """1 with a message on stderr when the download or its check fails."""
+    from tacos.data.fetch import DownloadError, fetch_dataset
+    from tacos.data.report import DataFormatError
+
+    try:
+        report = fetch_dataset(args.dataset, args.dest, args.base_url)
+    except (DownloadError, DataFormatError, FileExistsError) as err:
+        print(f"tacos fetch: {err}", file=sys.stderr)
+        return 1
+    print(
+        f"{args.dataset}: {len(report['files'])} files, {report['total_bytes']} bytes verified "
+        f"in {args.dest}"
+    )
+    return 0
 
 
 def _prepare(args: argparse.Namespace) -> int:
@@ -75,8 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=_demo_data)
 
     fetch = commands.add_parser("fetch", help="download, verify and unpack a released dataset")
-    add_fetch_arguments(fetch)
-    fetch.set_defaults(run=run_fetch)
+    fetch.add_argument("dataset", choices=sorted(DATASETS), help="which dataset to fetch")
+    fetch.add_argument("dest", type=Path, help="folder that receives the dataset")
+    fetch.add_argument(
+        "--base-url",
+        default=None,
+        help="fetch <BASE_URL>/<file name> instead of the official URLs (a mirror)",
+    )
+    fetch.set_defaults(run=_fetch)
 
     prepare = commands.add_parser("prepare", help="read a dataset into manifests and a report")
     prepare.add_argument("dataset", choices=["tacos", "clotho", "audioset"])

@@ -20,6 +20,7 @@ from types import SimpleNamespace
 import py7zr
 import pytest
 
+from tacos import cli
 from tacos.data import fetch
 from tacos.data.fetch import (
     CorruptDownloadError,
@@ -29,7 +30,6 @@ from tacos.data.fetch import (
     download,
     extract_archive,
     fetch_dataset,
-    main_fetch,
     remote_url,
     tsv_problem,
 )
@@ -541,11 +541,15 @@ def test_unknown_dataset_names_the_known_ones(tmp_path):
 # ---------------------------------------------------------------- entry points
 
 
-def test_cli_fetches_and_reports_failures(server, tmp_path, tiny_dataset, capsys, monkeypatch):
+def test_cli_fetches_and_reports_failures(
+    server, tmp_path, tiny_dataset, capsys, monkeypatch, restore_root_logger
+):
     monkeypatch.setattr(fetch, "download", _fast(fetch.download))
-    assert main_fetch(["tiny", str(tmp_path / "d"), "--base-url", server.url + "/mirror"]) == 0
+    assert (
+        cli.main(["fetch", "tiny", str(tmp_path / "d"), "--base-url", server.url + "/mirror"]) == 0
+    )
     assert "tiny: 4 files" in capsys.readouterr().out
-    assert main_fetch(["tiny", str(tmp_path / "e"), "--base-url", server.url + "/gone"]) == 1
+    assert cli.main(["fetch", "tiny", str(tmp_path / "e"), "--base-url", server.url + "/gone"]) == 1
     assert "tacos fetch: http" in capsys.readouterr().err
 
 

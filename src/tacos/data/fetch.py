@@ -11,7 +11,6 @@ interruption continues; verified files and finished extractions are skipped.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import logging
@@ -19,7 +18,6 @@ import os
 import re
 import shutil
 import stat
-import sys
 import time
 import zipfile
 from collections.abc import Callable, Sequence
@@ -559,38 +557,3 @@ def fetch_dataset(
     os.replace(tmp, dest_dir / REPORT_NAME)
     log.info("%s: %d files, %d bytes in %s", name, len(entries), report["total_bytes"], dest_dir)
     return report
-
-
-def add_fetch_arguments(parser: argparse.ArgumentParser) -> None:
-    """The arguments of ``tacos fetch``, for a subcommand parser."""
-    parser.add_argument("dataset", choices=sorted(DATASETS), help="which dataset to fetch")
-    parser.add_argument("dest", type=Path, help="folder that receives the dataset")
-    parser.add_argument(
-        "--base-url",
-        default=None,
-        help="fetch <BASE_URL>/<file name> instead of the official URLs (a mirror)",
-    )
-
-
-def run_fetch(args: argparse.Namespace) -> int:
-    """Run ``tacos fetch`` with parsed arguments; 1 with a message on stderr when it fails."""
-    try:
-        report = fetch_dataset(args.dataset, args.dest, args.base_url)
-    except (DownloadError, DataFormatError, FileExistsError) as err:
-        print(f"tacos fetch: {err}", file=sys.stderr)
-        return 1
-    print(
-        f"{args.dataset}: {len(report['files'])} files, {report['total_bytes']} bytes verified "
-        f"in {args.dest}"
-    )
-    return 0
-
-
-def main_fetch(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="tacos fetch", description="Download, verify and unpack a released dataset."
-    )
-    add_fetch_arguments(parser)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    return run_fetch(args)
