@@ -21,7 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tacos.captions.backends import RuleBasedBackend, TimedCaption
+from tacos.captions.backends import TimedCaption
+from tacos.captions.rules import RuleBasedBackend
 
 PROMPT_TOKENS = 100
 COMPLETION_TOKENS = 20

@@ -8,13 +8,13 @@ import pytest
 from tacos.captions.backends import (
     CaptionBackendError,
     CaptionConfigError,
-    OpenAIChatBackend,
-    RuleBasedBackend,
     TimedCaption,
     Usage,
     load_prompt,
 )
 from tacos.captions.cache import ResponseCache, cache_key
+from tacos.captions.openai_backend import OpenAIChatBackend
+from tacos.captions.rules import RuleBasedBackend
 
 # ---------------------------------------------------------------------------------------------
 # Offline rule-based backend

@@ -10,13 +10,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from tacos.captions.backends import CaptionConfigError, OpenAIChatBackend
+from tacos.captions.backends import CaptionConfigError
 from tacos.captions.clean import (
     CaptionSettings,
     clean_caption_files,
     invented_words,
     make_backend,
 )
+from tacos.captions.openai_backend import OpenAIChatBackend
 
 RAW = [
     ("1.mp3", "Maybe I hear a dgo barks", "4.1", "5.0"),

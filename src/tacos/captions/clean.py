@@ -32,20 +32,18 @@ from typing import Any
 
 from tacos.captions.backends import (
     CHANGE_KINDS,
-    FUNCTION_WORDS,
-    SPEECH_DESCRIPTION_WORDS,
     CaptionBackend,
     CaptionBackendError,
     CaptionConfigError,
     CleanResult,
-    OpenAIChatBackend,
-    RuleBasedBackend,
     SummaryResult,
     TimedCaption,
     Usage,
-    brand_generics,
 )
 from tacos.captions.cache import ResponseCache, cache_key
+from tacos.captions.lexicon import FUNCTION_WORDS, SPEECH_DESCRIPTION_WORDS
+from tacos.captions.openai_backend import OpenAIChatBackend
+from tacos.captions.rules import RuleBasedBackend, brand_generics
 from tacos.data.checks import clean_text
 from tacos.data.tables import numbered_rows, parse_seconds, read_table
 
