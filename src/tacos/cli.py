@@ -40,7 +40,7 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def _demo_data(args: argparse.Namespace) -> int:
-    from tacos.data.synthetic import make_demo_data
+    from tacos.demo import make_demo_data
 
     config = yaml.safe_load(Path(args.config).read_text(encoding="utf-8"))
     make_demo_data(args.out, config["data"]["demo"])

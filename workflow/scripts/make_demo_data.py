@@ -5,7 +5,7 @@ They are written next to the rule's output, ``demo_manifest.json``.
 
 from pathlib import Path
 
-from tacos.data.synthetic import make_demo_data
+from tacos.demo import make_demo_data
 from tacos.logs import setup_logging
 
 setup_logging(snakemake.log[0])

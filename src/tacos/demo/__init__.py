@@ -4,7 +4,7 @@ The datasets use the real releases' file formats and real AudioSet classes, so t
 serve the demo and the real data; see ``datasets`` for the layout and the config keys.
 """
 
-from tacos.data.synthetic.datasets import (
+from tacos.demo.datasets import (
     DEFAULT_CONFIG,
     compose_scene,
     make_demo_data,
@@ -12,7 +12,7 @@ from tacos.data.synthetic.datasets import (
     write_clotho_demo,
     write_tacos_demo,
 )
-from tacos.data.synthetic.sounds import EVENTS, VOCABULARY, SoundEvent, synthesize_event
+from tacos.demo.sounds import EVENTS, VOCABULARY, SoundEvent, synthesize_event
 
 __all__ = [
     "DEFAULT_CONFIG",

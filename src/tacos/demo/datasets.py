@@ -48,13 +48,13 @@ import numpy as np
 
 from tacos.data.audio import write_audio
 from tacos.data.audioset import read_categories, resource_path
-from tacos.data.synthetic.captions import (
+from tacos.demo.captions import (
     clotho_captions,
     raw_caption,
     strong_caption,
     weak_caption,
 )
-from tacos.data.synthetic.sounds import EVENTS, VOCABULARY, coloured_noise, synthesize_event
+from tacos.demo.sounds import EVENTS, VOCABULARY, coloured_noise, synthesize_event
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ import pytest
 
 from tacos.data.audio import audio_info
 from tacos.data.audioset import read_categories, read_class_list, read_mid_map, resource_path
-from tacos.data.synthetic import VOCABULARY, compose_scene, make_demo_data, synthesize_event
-from tacos.data.synthetic.captions import (
+from tacos.demo import VOCABULARY, compose_scene, make_demo_data, synthesize_event
+from tacos.demo.captions import (
     CORRUPTION_KINDS,
     EVENT_WORDS,
     FIRST_PERSON,
@@ -27,7 +27,7 @@ from tacos.data.synthetic.captions import (
     raw_caption,
     words_of,
 )
-from tacos.data.synthetic.datasets import format_seconds, merge_config
+from tacos.demo.datasets import format_seconds, merge_config
 
 RATE = 16000
 TINY = {
