@@ -26,9 +26,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tacos.names import FINETUNE_STAGES
+from tacos.names import QUERY_SETS as QUERY_SET_NAMES
+
 METRICS = ("psds1", "psds1_macro", "pauroc")
 TABLE_METRICS = {"psds1": "PSDS1", "pauroc": "pAUROC"}
-QUERY_SETS = {"classes407": "407 classes", "categories50": "50 categories"}
+QUERY_SETS = dict(zip(QUERY_SET_NAMES, ("407 classes", "50 categories"), strict=True))
 FRAME_LABELS = {"untrimmed": "authors' protocol", "trimmed": "corrected: frames trimmed"}
 STAGE_LABELS = {
     "pretrain": "Pretraining only (Clotho)",
@@ -42,7 +45,7 @@ NEGATIVES_LABELS = {
     "strong_intra": "Strong fine-tuning, inter- and intra-clip negatives",
 }
 # Stages trained at a frame duration delta; the others are one model whatever the delta.
-DELTA_STAGES = ("weak", "strong", "strong_intra")
+DELTA_STAGES = FINETUNE_STAGES
 SEEDLESS_STAGES = ("supervised",)  # not trained per seed: one model pairs with every seed
 DELTA_DECIMALS = 6
 NOT_REPORTED = "not reported"

@@ -4,6 +4,9 @@ import os
 import signal
 from pathlib import Path
 
+from tacos.names import DATASET_SPLITS as NAMED_SPLITS
+from tacos.names import FINETUNE_STAGES, FRAME_PROTOCOLS, QUERY_SETS as QUERY_SET_NAMES
+
 # SLURM warns a training job before its time limit with SIGUSR1 to every process of its job
 # step, this Snakemake's own included, which would die of it. Snakemake ignores the signal; the
 # training process inherits that and installs its own handler, which requeues the job
@@ -52,9 +55,9 @@ DATA_DIR = f"{OUT}/data"
 MODELS_DIR = f"{OUT}/models"
 SCORES_DIR = f"{OUT}/scores"
 EVAL_DIR = f"{OUT}/eval"
-STAGE_PATTERN = "weak|strong|strong_intra"
+STAGE_PATTERN = "|".join(FINETUNE_STAGES)
 QUERY_SETS = config["evaluation"]["query_sets"]
-FRAME_PROTOCOLS = config["evaluation"]["frames"]
+EVALUATED_FRAMES = config["evaluation"]["frames"]
 # A model's path below MODELS_DIR: "pretrain", "supervised" or "<stage>/delta<delta>/seed<seed>".
 TRAINED_PATTERN = rf"pretrain|supervised|({STAGE_PATTERN})/delta\d+(\.\d+)?/seed\d+"
 # A public model's path below SCORES_DIR and EVAL_DIR: "peers/<name of its config entry>".
@@ -73,10 +76,10 @@ SUPERVISED_TRAINED = (
 )
 SUPERVISED = SUPERVISED_RELEASE or SUPERVISED_TRAINED
 SOURCE = config["data"]["source"]
+# The datasets this config reads, with their splits (the demo's AudioSet training split only
+# when the config has one).
 DATASET_SPLITS = {
-    "tacos": ["development", "test"],
-    "clotho": ["development", "validation", "evaluation"],
-    "audioset": ["eval"],
+    dataset: list(NAMED_SPLITS[dataset]) for dataset in ("tacos", "clotho", "audioset")
 }
 if "audioset_train" in config["data"]:
     if SOURCE == "download":
@@ -84,7 +87,7 @@ if "audioset_train" in config["data"]:
             "data.audioset_train is read in place (its audio comes from YouTube): set "
             "data.source to 'local' or 'demo', or remove data.audioset_train"
         )
-    DATASET_SPLITS["audioset_train"] = ["train"]
+    DATASET_SPLITS["audioset_train"] = list(NAMED_SPLITS["audioset_train"])
 # The name the fetch layer gives each dataset, and the folder it downloads into.
 FETCH_NAMES = {"tacos": "tacos", "clotho": "clotho", "audioset": "audioset_strong"}
 
@@ -272,7 +275,7 @@ def evaluation_outputs():
         dir=EVAL_DIR,
         model=table3,
         query_set=QUERY_SETS,
-        frames=FRAME_PROTOCOLS,
+        frames=EVALUATED_FRAMES,
     )
     others = [name for name in ablation_models() if name not in table3]
     outputs += expand(
@@ -280,7 +283,7 @@ def evaluation_outputs():
         dir=EVAL_DIR,
         model=others,
         query_set=QUERY_SETS,
-        frames=FRAME_PROTOCOLS[:1],
+        frames=EVALUATED_FRAMES[:1],
     )
     return outputs
 

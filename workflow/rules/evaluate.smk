@@ -40,8 +40,8 @@ rule evaluate:
         f"{BENCHMARKS_DIR}/evaluate/{{model}}/{{query_set}}/{{frames}}.tsv"
     wildcard_constraints:
         model=MODEL_PATTERN,
-        query_set="classes407|categories50",
-        frames="untrimmed|trimmed",
+        query_set="|".join(QUERY_SET_NAMES),
+        frames="|".join(FRAME_PROTOCOLS),
     conda:
         BASE_ENV
     threads: config["evaluation"]["threads"]

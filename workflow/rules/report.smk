@@ -16,7 +16,7 @@ rule tables:
         BASE_ENV
     params:
         delta=config["model"]["delta"],
-        frames=FRAME_PROTOCOLS,
+        frames=EVALUATED_FRAMES,
         collapse=collapse_outputs(),
     script:
         "../scripts/make_tables.py"
@@ -39,7 +39,7 @@ rule figures:
         BASE_ENV
     params:
         delta=config["model"]["delta"],
-        frames=FRAME_PROTOCOLS,
+        frames=EVALUATED_FRAMES,
         example_clips=None,
         collapse=collapse_outputs(),
     script:

@@ -18,6 +18,7 @@ from tacos.data.checks import checked_region, clean_text, probe_duration
 from tacos.data.manifest import Clip
 from tacos.data.report import DataFormatError, DataReport
 from tacos.data.tables import numbered_rows, read_table
+from tacos.names import QUERY_SETS
 
 STRONG_COLUMNS = ("segment_id", "start_time_seconds", "end_time_seconds", "label")
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3")
@@ -42,9 +43,6 @@ def read_class_list(which: str = "eval_train") -> list[str]:
 def read_categories() -> dict:
     """The 50 evaluation categories: ``category_to_audioset`` and ``category_to_sentence``."""
     return json.loads(resource_path("audioset_50_categories.json").read_text(encoding="utf-8"))
-
-
-QUERY_SETS = ("classes407", "categories50")
 
 
 def query_set(name: str) -> tuple[list[str], list[str]]:

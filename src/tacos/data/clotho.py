@@ -13,8 +13,9 @@ from tacos.data.checks import clean_text, probe_duration
 from tacos.data.manifest import Clip
 from tacos.data.report import DataReport
 from tacos.data.tables import numbered_rows, read_table
+from tacos.names import DATASET_SPLITS
 
-SPLITS = ("development", "validation", "evaluation")
+SPLITS = DATASET_SPLITS["clotho"]
 CAPTION_COLUMNS = tuple(f"caption_{index}" for index in range(1, 6))
 COLUMNS = ("file_name", *CAPTION_COLUMNS)
 

@@ -8,22 +8,13 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from tacos.data.audioset import read_audioset_strong
-from tacos.data.clotho import SPLITS as CLOTHO_SPLITS
 from tacos.data.clotho import read_clotho
 from tacos.data.manifest import Clip, write_manifest
 from tacos.data.report import DataReport
-from tacos.data.tacos_release import SPLIT_FILES as TACOS_SPLITS
 from tacos.data.tacos_release import read_tacos
+from tacos.names import DATASET_SPLITS
 
 log = logging.getLogger(__name__)
-
-DATASET_SPLITS = {
-    "tacos": tuple(TACOS_SPLITS),
-    "clotho": CLOTHO_SPLITS,
-    "audioset": ("eval",),
-    # the demo's AudioSet Strong training split, for the supervised pretraining of its encoder
-    "audioset_train": ("train",),
-}
 
 
 def prepare_dataset(dataset: str, source: dict, out_dir: str | os.PathLike) -> DataReport:
@@ -46,7 +37,7 @@ def prepare_dataset(dataset: str, source: dict, out_dir: str | os.PathLike) -> D
         encoding = source.get("encoding", "utf-8")
         clips = [
             clip
-            for split in CLOTHO_SPLITS
+            for split in DATASET_SPLITS["clotho"]
             for clip in read_clotho(source["root"], split, report, encoding=encoding)
         ]
     elif dataset in ("audioset", "audioset_train"):

@@ -20,11 +20,12 @@ from tacos.data.checks import checked_region, clean_text, probe_duration
 from tacos.data.manifest import Clip, Region
 from tacos.data.report import DataFormatError, DataReport
 from tacos.data.tables import FIRST_DATA_ROW, numbered_rows, read_table
+from tacos.names import DATASET_SPLITS
 
 STRONG_COLUMNS = ("filename", "text", "onset", "offset")
 WEAK_COLUMNS = ("filename", "text")
 SPLIT_COLUMNS = ("filename",)
-SPLIT_FILES = {"development": "development_split.csv", "test": "test_split.csv"}
+SPLIT_FILES = {split: f"{split}_split.csv" for split in DATASET_SPLITS["tacos"]}
 SPLIT_MODES = ("release", "authors")
 METADATA_FILE = "metadata.csv"
 METADATA_COLUMNS = ("filename", "subclass")

@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from tacos.frames import frame_count, frame_edges
+from tacos.names import FRAME_PROTOCOLS as NAMED_FRAME_PROTOCOLS
 
 FORMAT_VERSION = 2
 STRING = h5py.string_dtype("utf-8")
@@ -53,7 +54,7 @@ CLASSES_PER_CHUNK = 8
 FRAMES_PER_CHUNK = 1 << 14  # 8 classes x 16384 frames = 256 KiB of float16, 512 KiB of float32
 SCORE_DTYPES = (np.float16, np.float32)
 FrameProtocol = Literal["untrimmed", "trimmed"]
-FRAME_PROTOCOLS: tuple[FrameProtocol, ...] = ("untrimmed", "trimmed")
+FRAME_PROTOCOLS: tuple[FrameProtocol, ...] = NAMED_FRAME_PROTOCOLS
 
 
 def check_frame_protocol(frames: str) -> FrameProtocol:

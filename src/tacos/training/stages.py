@@ -20,10 +20,9 @@ from tacos.models.checkpoint import (
     supervised_build,
     supervised_spec,
 )
+from tacos.names import STAGES
 from tacos.training.module import LossConfig, OptimConfig
 from tacos.training.run import SplitData, TrainingConfig, train
-
-STAGES = ("pretrain", "weak", "strong", "strong_intra")
 
 
 def model_config(config: dict, delta: float | None = None) -> dict:
