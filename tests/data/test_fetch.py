@@ -33,6 +33,7 @@ from tacos.data.fetch import (
     remote_url,
     tsv_problem,
 )
+from tacos.data.formats import AUDIOSET_STRONG_COLUMNS
 
 REPO = Path(__file__).resolve().parents[2]
 FAST = {"retries": 2, "backoff_s": 0.0, "timeout_s": 10.0, "progress": False}
@@ -456,7 +457,7 @@ def tiny_dataset(server, tmp_path, monkeypatch):
                 official.format("strong.tsv"),
                 None,
                 None,
-                tsv_columns=fetch.STRONG_TSV_COLUMNS,
+                tsv_columns=AUDIOSET_STRONG_COLUMNS,
             ),
         ),
     )

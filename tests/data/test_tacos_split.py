@@ -17,11 +17,11 @@ import pytest
 import soundfile as sf
 from sklearn.model_selection import train_test_split
 
+from tacos.data.formats import TACOS_METADATA_COLUMNS
 from tacos.data.manifest import read_manifest
 from tacos.data.prepare import prepare_dataset
 from tacos.data.report import DataFormatError, DataReport
 from tacos.data.tacos_release import authors_split, read_split, read_tacos
-from tacos.demo.datasets import TACOS_METADATA_COLUMNS
 
 RATE = 8000
 # Unbalanced, like the release's Freesound subclasses; not in sorted order.

@@ -17,7 +17,6 @@ summary of its cleaned captions.
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import os
@@ -45,6 +44,7 @@ from tacos.captions.lexicon import FUNCTION_WORDS, SPEECH_DESCRIPTION_WORDS
 from tacos.captions.openai_backend import OpenAIChatBackend
 from tacos.captions.rules import RuleBasedBackend, brand_generics
 from tacos.data.checks import clean_text
+from tacos.data.formats import TACOS_STRONG_COLUMNS, TACOS_WEAK_COLUMNS, write_table
 from tacos.data.tables import numbered_rows, parse_seconds, read_table
 
 log = logging.getLogger(__name__)
@@ -54,8 +54,6 @@ def _words_of(text: str) -> list[str]:
     return text.split()
 
 
-STRONG_COLUMNS = ("filename", "text", "onset", "offset")
-WEAK_COLUMNS = ("filename", "text")
 BACKENDS = ("offline", "openai")
 MAX_EXAMPLES_PER_KIND = 10
 # Words a summary may use although no caption has them.
@@ -296,7 +294,7 @@ class StrongRow:
 def read_strong_rows(path: str | os.PathLike) -> list[StrongRow]:
     frame = read_table(
         path,
-        STRONG_COLUMNS,
+        TACOS_STRONG_COLUMNS,
         fix_missing="set captions.raw_file in the config to the raw strong-caption CSV",
     )
     return [
@@ -409,15 +407,6 @@ def _summarise_files(
     return weak
 
 
-def _write_csv(path: str | os.PathLike, columns: Sequence[str], rows: list[tuple]) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(columns)
-        writer.writerows(rows)
-
-
 def clean_caption_files(
     strong_in: str | os.PathLike,
     strong_out: str | os.PathLike,
@@ -438,8 +427,8 @@ def clean_caption_files(
         cleaned = _clean_rows(rows, runner, report)
         weak = _summarise_files(rows, cleaned, runner, report)
     strong = [(r.filename, text, r.onset, r.offset) for r, text in zip(rows, cleaned, strict=True)]
-    _write_csv(strong_out, STRONG_COLUMNS, strong)
-    _write_csv(weak_out, WEAK_COLUMNS, weak)
+    write_table(strong_out, TACOS_STRONG_COLUMNS, strong)
+    write_table(weak_out, TACOS_WEAK_COLUMNS, weak)
     summary = _report_dict(settings, backend, rows, weak, runner.stats, report)
     Path(report_out).parent.mkdir(parents=True, exist_ok=True)
     Path(report_out).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")

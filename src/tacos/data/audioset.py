@@ -15,12 +15,12 @@ from importlib import resources
 from pathlib import Path
 
 from tacos.data.checks import checked_region, clean_text, probe_duration
+from tacos.data.formats import AUDIOSET_STRONG_COLUMNS
 from tacos.data.manifest import Clip
 from tacos.data.report import DataFormatError, DataReport
 from tacos.data.tables import numbered_rows, read_table
 from tacos.names import QUERY_SETS
 
-STRONG_COLUMNS = ("segment_id", "start_time_seconds", "end_time_seconds", "label")
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3")
 CLASS_LISTS = {
     "train": "classes_train_447.txt",
@@ -96,7 +96,7 @@ def read_audioset_strong(
     mid_map = mid_map if mid_map is not None else read_mid_map()
     frame = read_table(
         labels_path,
-        STRONG_COLUMNS,
+        AUDIOSET_STRONG_COLUMNS,
         sep="\t",
         fix_missing="run the fetch_audioset rule, or point data.audioset.labels at the TSV",
     )
@@ -121,7 +121,7 @@ def _rows_by_segment(
     grouped: dict[str, list[tuple[int, dict[str, str]]]] = defaultdict(list)
     seen: set[tuple[str, ...]] = set()
     for row, record in numbered_rows(frame):
-        key = tuple(clean_text(record[name]) for name in STRONG_COLUMNS)
+        key = tuple(clean_text(record[name]) for name in AUDIOSET_STRONG_COLUMNS)
         segment_id, mid = key[0], key[3]
         if key in seen:
             report.skip("duplicate_row", path, row, f"same as an earlier row: {key}")

@@ -10,14 +10,14 @@ import os
 from pathlib import Path
 
 from tacos.data.checks import clean_text, probe_duration
+from tacos.data.formats import CLOTHO_CAPTION_COLUMNS
 from tacos.data.manifest import Clip
 from tacos.data.report import DataReport
 from tacos.data.tables import numbered_rows, read_table
 from tacos.names import DATASET_SPLITS
 
 SPLITS = DATASET_SPLITS["clotho"]
-CAPTION_COLUMNS = tuple(f"caption_{index}" for index in range(1, 6))
-COLUMNS = ("file_name", *CAPTION_COLUMNS)
+CAPTION_COLUMNS = CLOTHO_CAPTION_COLUMNS[1:]
 
 
 def read_clotho(
@@ -30,7 +30,7 @@ def read_clotho(
     path = root / f"clotho_captions_{split}.csv"
     frame = read_table(
         path,
-        COLUMNS,
+        CLOTHO_CAPTION_COLUMNS,
         encoding=encoding,
         fix_missing="run the fetch_clotho rule, or point data.clotho in the config at Clotho v2.1",
     )

@@ -31,6 +31,7 @@ import requests
 import urllib3
 from tqdm import tqdm
 
+from tacos.data.formats import AUDIOSET_STRONG_COLUMNS
 from tacos.data.report import DataFormatError
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,6 @@ def _zenodo(record: int, name: str, md5: str, size: int | None = None, **kw: Any
 TACOS_RECORD = 15379789
 CLOTHO_RECORD = 4783391
 AUDIOSET_STRONG_URL = "http://storage.googleapis.com/us_audioset/youtube_corpus/strong"
-STRONG_TSV_COLUMNS = ("segment_id", "start_time_seconds", "end_time_seconds", "label")
 
 DATASETS: dict[str, tuple[RemoteFile, ...]] = {
     "tacos": (
@@ -131,8 +131,8 @@ DATASETS: dict[str, tuple[RemoteFile, ...]] = {
             tsv_header=header,
         )
         for name, columns, header in (
-            ("audioset_eval_strong.tsv", STRONG_TSV_COLUMNS, True),
-            ("audioset_train_strong.tsv", STRONG_TSV_COLUMNS, True),
+            ("audioset_eval_strong.tsv", AUDIOSET_STRONG_COLUMNS, True),
+            ("audioset_train_strong.tsv", AUDIOSET_STRONG_COLUMNS, True),
             ("mid_to_display_name.tsv", ("mid", "display_name"), False),
         )
     ),

@@ -17,14 +17,12 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from tacos.data.checks import checked_region, clean_text, probe_duration
+from tacos.data.formats import TACOS_SPLIT_COLUMNS, TACOS_STRONG_COLUMNS, TACOS_WEAK_COLUMNS
 from tacos.data.manifest import Clip, Region
 from tacos.data.report import DataFormatError, DataReport
 from tacos.data.tables import FIRST_DATA_ROW, numbered_rows, read_table
 from tacos.names import DATASET_SPLITS
 
-STRONG_COLUMNS = ("filename", "text", "onset", "offset")
-WEAK_COLUMNS = ("filename", "text")
-SPLIT_COLUMNS = ("filename",)
 SPLIT_FILES = {split: f"{split}_split.csv" for split in DATASET_SPLITS["tacos"]}
 SPLIT_MODES = ("release", "authors")
 METADATA_FILE = "metadata.csv"
@@ -55,9 +53,9 @@ def read_tacos(
     audio_dir = Path(audio_dir) if audio_dir else root / "audio"
     splits = read_split(root, report, split)
     strong_path = Path(strong_file) if strong_file else root / "annotations_strong.csv"
-    strong_rows = _rows_by_file(strong_path, STRONG_COLUMNS, splits, report)
+    strong_rows = _rows_by_file(strong_path, TACOS_STRONG_COLUMNS, splits, report)
     weak_path = Path(weak_file) if weak_file else root / "annotations_weak.csv"
-    weak_rows = _rows_by_file(weak_path, WEAK_COLUMNS, splits, report)
+    weak_rows = _rows_by_file(weak_path, TACOS_WEAK_COLUMNS, splits, report)
     clips = []
     for filename, split in splits.items():
         clip = _build_clip(
@@ -174,7 +172,7 @@ def _read_splits(root: Path, report: DataReport) -> dict[str, str]:
     splits: dict[str, str] = {}
     for split, name in SPLIT_FILES.items():
         path = root / name
-        frame = read_table(path, SPLIT_COLUMNS, fix_missing=FIX_FETCH)
+        frame = read_table(path, TACOS_SPLIT_COLUMNS, fix_missing=FIX_FETCH)
         for row, record in numbered_rows(frame):
             filename = clean_text(record["filename"])
             if not filename:

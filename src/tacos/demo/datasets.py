@@ -33,7 +33,6 @@ clip, 1..6); ``clotho``: ``n_development``, ``n_validation``, ``n_evaluation``, 
 from __future__ import annotations
 
 import copy
-import csv
 import json
 import logging
 import os
@@ -48,6 +47,16 @@ import numpy as np
 
 from tacos.data.audio import write_audio
 from tacos.data.audioset import read_categories, resource_path
+from tacos.data.formats import (
+    AUDIOSET_STRONG_COLUMNS,
+    CLOTHO_CAPTION_COLUMNS,
+    CLOTHO_METADATA_COLUMNS,
+    TACOS_METADATA_COLUMNS,
+    TACOS_SPLIT_COLUMNS,
+    TACOS_STRONG_COLUMNS,
+    TACOS_WEAK_COLUMNS,
+    write_table,
+)
 from tacos.demo.captions import (
     clotho_captions,
     raw_caption,
@@ -55,6 +64,7 @@ from tacos.demo.captions import (
     weak_caption,
 )
 from tacos.demo.sounds import EVENTS, VOCABULARY, coloured_noise, synthesize_event
+from tacos.names import DATASET_SPLITS
 
 log = logging.getLogger(__name__)
 
@@ -80,43 +90,7 @@ DEFAULT_CONFIG: dict = {
 MANIFEST_NAME = "demo_manifest.json"
 DEMO_ENTRIES = ("tacos", "clotho", "audioset", MANIFEST_NAME)  # what make_demo_data writes
 
-TACOS_STRONG_COLUMNS = ("filename", "text", "onset", "offset")
-TACOS_WEAK_COLUMNS = ("filename", "text")
-TACOS_SPLIT_COLUMNS = ("filename",)
-TACOS_METADATA_COLUMNS = (
-    "filename",
-    "keywords",
-    "freesound_id",
-    "sound_link",
-    "manufacturer",
-    "license",
-    "superclass",
-    "subclass",
-    "title",
-    "description",
-    "duration",
-    "original_samplerate",
-    "original_bitdepth",
-    "original_file_type",
-    "num_downloads",
-    "avg_rating",
-    "geotag",
-    "start_time_s",
-    "end_time_s",
-    "original_filename",
-)
-CLOTHO_SPLITS = ("development", "validation", "evaluation")
-CLOTHO_CAPTION_COLUMNS = ("file_name",) + tuple(f"caption_{i}" for i in range(1, 6))
-CLOTHO_METADATA_COLUMNS = (
-    "file_name",
-    "keywords",
-    "sound_id",
-    "sound_link",
-    "start_end_samples",
-    "manufacturer",
-    "license",
-)
-AUDIOSET_COLUMNS = ("segment_id", "start_time_seconds", "end_time_seconds", "label")
+CLOTHO_SPLITS = DATASET_SPLITS["clotho"]
 YOUTUBE_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 
 CLOTHO_MAX_EVENTS = 4  # five captions naming every event stay Clotho-length (8-20 words)
@@ -249,20 +223,6 @@ def format_seconds(value: float) -> str:
     """Seconds as AudioSet writes them: at most 3 decimals, no trailing zeros ("2.5", "10")."""
     text = f"{value:.3f}".rstrip("0").rstrip(".")
     return "0" if text in ("", "-0") else text
-
-
-def _write_table(
-    path: Path,
-    columns: Sequence[str],
-    rows: Iterable[Sequence],
-    delimiter: str = ",",
-    encoding: str = "utf-8",
-) -> None:
-    """A CSV/TSV with a header, standard quoting and ``\\n`` line endings."""
-    with path.open("w", encoding=encoding, newline="") as handle:
-        writer = csv.writer(handle, delimiter=delimiter, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows(rows)
 
 
 def _seed_sequence(seed: int | np.random.SeedSequence) -> np.random.SeedSequence:
@@ -427,17 +387,17 @@ def write_tacos_demo(
         for rec in records
         for raw, (_, on, off) in zip(rec.raw, rec.strong, strict=True)
     ]
-    _write_table(out_dir / "annotations_strong.csv", TACOS_STRONG_COLUMNS, strong_rows)
-    _write_table(out_dir / "annotations_strong_raw.csv", TACOS_STRONG_COLUMNS, raw_rows)
-    _write_table(
+    write_table(out_dir / "annotations_strong.csv", TACOS_STRONG_COLUMNS, strong_rows)
+    write_table(out_dir / "annotations_strong_raw.csv", TACOS_STRONG_COLUMNS, raw_rows)
+    write_table(
         out_dir / "annotations_weak.csv",
         TACOS_WEAK_COLUMNS,
         [(rec.filename, rec.weak) for rec in records],
     )
-    _write_table(out_dir / "metadata.csv", TACOS_METADATA_COLUMNS, [r.metadata for r in records])
+    write_table(out_dir / "metadata.csv", TACOS_METADATA_COLUMNS, [r.metadata for r in records])
     for name, in_split in (("development", False), ("test", True)):
         files = [(f"{fid}.mp3",) for fid in ids if (fid in test_ids) == in_split]
-        _write_table(out_dir / f"{name}_split.csv", TACOS_SPLIT_COLUMNS, files)
+        write_table(out_dir / f"{name}_split.csv", TACOS_SPLIT_COLUMNS, files)
     return {
         "files": total,
         "development": n_development,
@@ -514,10 +474,10 @@ def write_clotho_demo(
             [(min_duration, max_duration)] * count,
             workers=workers,
         )
-        _write_table(
+        write_table(
             out_dir / f"clotho_captions_{split}.csv", CLOTHO_CAPTION_COLUMNS, [r[0] for r in rows]
         )
-        _write_table(
+        write_table(
             out_dir / f"clotho_metadata_{split}.csv",
             CLOTHO_METADATA_COLUMNS,
             [r[1] for r in rows],
@@ -588,7 +548,7 @@ def _write_audioset_split(
     )
     rows = [row for clip_rows in per_clip for row in clip_rows]
     rows.sort(key=lambda row: (row[0], float(row[1]), float(row[2]), row[3]))
-    _write_table(path, AUDIOSET_COLUMNS, rows, delimiter="\t")
+    write_table(path, AUDIOSET_STRONG_COLUMNS, rows, delimiter="\t")
     return len(rows)
 
 
