@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import json
 import os
-from collections import defaultdict
 from importlib import resources
 from pathlib import Path
 
-from tacos.data.checks import checked_region, clean_text, probe_duration
+from tacos.data.checks import (
+    GroupedRows,
+    checked_region,
+    clean_text,
+    group_unique_rows,
+    probe_duration,
+)
 from tacos.data.formats import AUDIOSET_STRONG_COLUMNS
 from tacos.data.manifest import Clip
 from tacos.data.report import DataFormatError, DataReport
@@ -115,24 +120,16 @@ def read_audioset_strong(
     return clips
 
 
-def _rows_by_segment(
-    frame, path: Path, mid_map: dict[str, str], report: DataReport
-) -> dict[str, list[tuple[int, dict[str, str]]]]:
-    grouped: dict[str, list[tuple[int, dict[str, str]]]] = defaultdict(list)
-    seen: set[tuple[str, ...]] = set()
-    for row, record in numbered_rows(frame):
-        key = tuple(clean_text(record[name]) for name in AUDIOSET_STRONG_COLUMNS)
+def _rows_by_segment(frame, path: Path, mid_map: dict[str, str], report: DataReport) -> GroupedRows:
+    def reject(key: tuple[str, ...]) -> tuple[str, str] | None:
         segment_id, mid = key[0], key[3]
-        if key in seen:
-            report.skip("duplicate_row", path, row, f"same as an earlier row: {key}")
-        elif "_" not in segment_id or not segment_id.rsplit("_", 1)[1].isdigit():
-            report.skip("bad_segment_id", path, row, f"{segment_id!r} is not <ytid>_<start_ms>")
-        elif mid not in mid_map:
-            report.skip("unknown_mid", path, row, f"{mid!r} is not in mid_to_display_name.tsv")
-        else:
-            seen.add(key)
-            grouped[segment_id].append((row, record))
-    return grouped
+        if "_" not in segment_id or not segment_id.rsplit("_", 1)[1].isdigit():
+            return "bad_segment_id", f"{segment_id!r} is not <ytid>_<start_ms>"
+        if mid not in mid_map:
+            return "unknown_mid", f"{mid!r} is not in mid_to_display_name.tsv"
+        return None
+
+    return group_unique_rows(frame, AUDIOSET_STRONG_COLUMNS, path, report, reject)
 
 
 def _clip(

@@ -16,12 +16,17 @@ often run to 10 s on clips that are a little shorter).
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 from tacos.data.audio import AudioReadError, audio_info
 from tacos.data.manifest import Region
 from tacos.data.report import DataReport
-from tacos.data.tables import parse_seconds
+from tacos.data.tables import numbered_rows, parse_seconds
+
+GroupedRows = dict[str, list[tuple[int, dict[str, str]]]]
+"""Rows by their first column's value: (row number in the file, the row's values)."""
 
 
 def probe_duration(audio_path: Path, report: DataReport, source: Path, row: int) -> float | None:
@@ -76,3 +81,27 @@ def checked_region(
         )
         offset = duration
     return Region(text=text, onset=onset, offset=offset, label=label)
+
+
+def group_unique_rows(
+    frame,
+    columns: tuple[str, ...],
+    path: Path,
+    report: DataReport,
+    reject: Callable[[tuple[str, ...]], tuple[str, str] | None],
+) -> GroupedRows:
+    """Rows grouped by their first column; an exact duplicate of an earlier row, and a row that
+    ``reject`` names a ``(skip kind, reason)`` for, are counted skips."""
+    grouped: GroupedRows = defaultdict(list)
+    seen: set[tuple[str, ...]] = set()
+    for row, record in numbered_rows(frame):
+        key = tuple(clean_text(record[name]) for name in columns)
+        problem = (
+            ("duplicate_row", f"same as an earlier row: {key}") if key in seen else reject(key)
+        )
+        if problem is not None:
+            report.skip(problem[0], path, row, problem[1])
+            continue
+        seen.add(key)
+        grouped[key[0]].append((row, record))
+    return grouped

@@ -16,7 +16,13 @@ from pathlib import Path
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from tacos.data.checks import checked_region, clean_text, probe_duration
+from tacos.data.checks import (
+    GroupedRows,
+    checked_region,
+    clean_text,
+    group_unique_rows,
+    probe_duration,
+)
 from tacos.data.formats import TACOS_SPLIT_COLUMNS, TACOS_STRONG_COLUMNS, TACOS_WEAK_COLUMNS
 from tacos.data.manifest import Clip, Region
 from tacos.data.report import DataFormatError, DataReport
@@ -193,7 +199,7 @@ def _read_splits(root: Path, report: DataReport) -> dict[str, str]:
 
 def _rows_by_file(
     path: Path, columns: tuple[str, ...], splits: dict[str, str], report: DataReport
-) -> dict[str, list[tuple[int, dict[str, str]]]]:
+) -> GroupedRows:
     """Rows grouped by filename; exact duplicates and files of no split are counted skips."""
     frame = read_table(path, columns, aliases={"caption": "text"}, fix_missing=FIX_FETCH)
     if frame.empty:
@@ -203,19 +209,13 @@ def _rows_by_file(
             "download the release again (the fetch step checks its md5) or point the config at "
             "a complete annotations file",
         )
-    grouped: dict[str, list[tuple[int, dict[str, str]]]] = defaultdict(list)
-    seen: set[tuple[str, ...]] = set()
-    for row, record in numbered_rows(frame):
-        key = tuple(clean_text(record[name]) for name in columns)
-        filename = key[0]
-        if key in seen:
-            report.skip("duplicate_row", path, row, f"same as an earlier row: {key}")
-        elif filename not in splits:
-            report.skip("not_in_split", path, row, f"{filename!r} is in no split file")
-        else:
-            seen.add(key)
-            grouped[filename].append((row, record))
-    return grouped
+
+    def reject(key: tuple[str, ...]) -> tuple[str, str] | None:
+        if key[0] not in splits:
+            return "not_in_split", f"{key[0]!r} is in no split file"
+        return None
+
+    return group_unique_rows(frame, columns, path, report, reject)
 
 
 def _build_clip(
