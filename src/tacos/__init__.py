@@ -5,8 +5,7 @@ Layers, each importing only itself and those listed before it: ``names``, ``fram
 stores), ``demo`` (the embedded demo's generated datasets) and ``captions`` (the cleaning
 stage); ``models`` (the dual encoder, the supervised head, the public peers) and ``losses``;
 ``training``; ``inference`` (frame embeddings and scores of every model kind); ``evaluation``
-(scores, metrics, results); ``tables``, ``peer_tables``, ``plots`` and ``detect``; ``cli``. One
-exception: training's validation computes ``evaluation.retrieval``, which imports no ``tacos``
-module. The workflow's scripts (``workflow/scripts/``) call into these, and
-``workflow/rules/common.smk`` reads ``names``.
+(scores, metrics, results); ``tables``, ``peer_tables``, ``plots`` and ``detect``; ``cli``. The
+workflow's scripts (``workflow/scripts/``) call into these, and ``workflow/rules/common.smk``
+reads ``names``.
 """

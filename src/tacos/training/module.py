@@ -16,7 +16,6 @@ import lightning as L
 import torch
 from torch import nn
 
-from tacos.evaluation.retrieval import retrieval_metrics
 from tacos.losses import frame_contrastive_loss, global_contrastive_loss, regions_to_frames
 from tacos.models.checkpoint import MODEL_SPEC_KEY, ModelSpec
 from tacos.training.data import Batch
@@ -26,6 +25,7 @@ from tacos.training.distributed import (
     global_batch_share,
     is_distributed,
 )
+from tacos.training.retrieval import retrieval_metrics
 
 
 @dataclass(frozen=True)

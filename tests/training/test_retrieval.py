@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tacos.evaluation.retrieval import caption_clip_index, relevant_ranks, retrieval_metrics
+from tacos.training.retrieval import caption_clip_index, relevant_ranks, retrieval_metrics
 
 
 def test_ranks_and_metrics_of_a_hand_made_matrix():
