@@ -19,10 +19,13 @@ PEER_MODEL = {"stage": "peer", "delta": 0.04, "seed": None, "checkpoint": "model
 OURS_MODEL = {"stage": "strong", "delta": 0.02, "seed": 1, "checkpoint": "model.ckpt"}
 
 
-def write_results(path, model, psds1, pauroc, bootstrap=True):
+def write_results(path, model, query_set, psds1, pauroc, bootstrap=True):
+    """A results JSON in the evaluate rule's layout (the keys the tables read)."""
     data = {
         "model": model,
-        "metrics": {"psds1": psds1, "pauroc": pauroc},
+        "query_set": query_set,
+        "protocol": {"frames": "trimmed"},
+        "metrics": {"psds1": psds1, "psds1_macro": psds1, "pauroc": pauroc},
         "bootstrap": (
             {
                 "psds1": {"low": psds1 - 0.01, "high": psds1 + 0.02},
@@ -47,10 +50,16 @@ def write_meter(path, frames_per_clip, step=0.25):
 @pytest.fixture
 def rows(tmp_path):
     ours = {
-        "classes407": write_results(tmp_path / "s407.json", OURS_MODEL, 0.1799, 0.787),
-        "categories50": write_results(tmp_path / "s50.json", OURS_MODEL, 0.25, 0.8, False),
+        "classes407": write_results(
+            tmp_path / "s407.json", OURS_MODEL, "classes407", 0.1799, 0.787
+        ),
+        "categories50": write_results(
+            tmp_path / "s50.json", OURS_MODEL, "categories50", 0.25, 0.8, False
+        ),
     }
-    peer = {"classes407": write_results(tmp_path / "p407.json", PEER_MODEL, 0.05, 0.6)}
+    peer = {
+        "classes407": write_results(tmp_path / "p407.json", PEER_MODEL, "classes407", 0.05, 0.6)
+    }
     same = np.tile([[1.0, 0.0]], (8, 1))
     changing = np.array([[1.0, 0.0], [0.0, 1.0]] * 4)
     entry = {"label": "PE-A-Frame small", "published": "12.3 PSDS1 (own protocol)"}

@@ -11,16 +11,22 @@ Frame-collapse table: one row per scored model, with the diagnostic's numbers.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
 from tacos.evaluation.collapse import WINDOW_SECONDS, read_collapse
-from tacos.tables import PAPER_TABLE3, QUERY_SETS, STAGE_LABELS, TABLE_METRICS, Table, format_cell
+from tacos.tables import (
+    PAPER_TABLE3,
+    QUERY_SETS,
+    STAGE_LABELS,
+    TABLE_METRICS,
+    Table,
+    format_cell,
+    read_results,
+)
 
 OURS_TRAINING_DATA = (
     "train split only: the audio encoder starts from supervised training on AudioSet Strong's "
@@ -31,11 +37,11 @@ NOT_STATED = "not stated"
 
 @dataclass(frozen=True)
 class ModelRow:
-    """One row: a label, the results JSON of each query set, the collapse JSON, and the
-    training-data and published-number cells."""
+    """One row: a label, its results (``tables.read_results``, one row per query set), the
+    collapse JSON, and the training-data and published-number cells."""
 
     label: str
-    results: Mapping[str, str]
+    results: pd.DataFrame
     collapse: str
     training_data: str = NOT_STATED
     published: str = NOT_STATED
@@ -67,20 +73,17 @@ def collapse_cell(collapse: Mapping) -> str:
 def _metric_cells(row: ModelRow) -> tuple[dict, dict]:
     numbers: dict = {}
     display: dict = {}
+    by_set = row.results.set_index("query_set")
     for query_set, set_name in QUERY_SETS.items():
-        path = row.results.get(query_set)
-        data = json.loads(Path(path).read_text(encoding="utf-8")) if path else None
+        found = by_set.loc[query_set] if query_set in by_set.index else None
         for metric, metric_name in TABLE_METRICS.items():
-            value = math.nan if data is None else 100 * float(data["metrics"][metric])
-            bounds = ((data or {}).get("bootstrap") or {}).get(metric) or {}
-            low, high = (
-                100 * float(bounds[k]) if k in bounds else math.nan for k in ("low", "high")
-            )
+            parts = (metric, f"{metric}_low", f"{metric}_high")
+            value, low, high = (math.nan if found is None else 100 * found[p] for p in parts)
             numbers[f"{query_set}_{metric}"] = round(value, 4)
             numbers[f"{query_set}_{metric}_low"] = round(low, 4)
             numbers[f"{query_set}_{metric}_high"] = round(high, 4)
             display[f"{metric_name} ({set_name})"] = (
-                "no result" if data is None else format_cell(value, math.nan, low, high)
+                "no result" if found is None else format_cell(value, math.nan, low, high)
             )
     return numbers, display
 
@@ -156,17 +159,18 @@ def collapse_table(collapse: Mapping[str, str]) -> Table:
 
 
 def model_row(results: Mapping[str, str], collapse: str, entry: Mapping | None = None) -> ModelRow:
-    """A peers-table row: a peer's from its config ``entry``; one of ours (``entry`` None) from
-    its results' model block, with the paper's number of its stage."""
+    """A peers-table row from its results JSONs (query set -> path): a peer's from its config
+    ``entry``; one of ours (``entry`` None) from its results' model block, with the paper's
+    number of its stage."""
+    frame = read_results(results.values())
     if entry is not None:
         return ModelRow(
             entry["label"],
-            results,
+            frame,
             collapse,
             entry.get("training_data", NOT_STATED),
             entry.get("published", NOT_STATED),
         )
-    first = json.loads(Path(next(iter(results.values()))).read_text(encoding="utf-8"))
-    stage, seed = first["model"]["stage"], first["model"]["seed"]
+    stage, seed = frame["stage"].iloc[0], frame["seed"].iloc[0]
     label = f"{STAGE_LABELS[stage]} (this workflow, seed {seed})"
-    return ModelRow(label, results, collapse, OURS_TRAINING_DATA, paper_number(stage))
+    return ModelRow(label, frame, collapse, OURS_TRAINING_DATA, paper_number(stage))

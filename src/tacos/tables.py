@@ -103,7 +103,7 @@ def _model_key(data: dict, path: Path) -> dict:
     return {
         "stage": str(model["stage"]),
         "delta": round(float(model["delta"]), DELTA_DECIMALS),
-        "seed": int(model["seed"]),
+        "seed": None if model["seed"] is None else int(model["seed"]),  # None: a public model
         "query_set": data["query_set"],
         "frames": frames,
     }
