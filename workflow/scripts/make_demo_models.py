@@ -3,10 +3,9 @@
 
 from pathlib import Path
 
-from tacos.data.audioset import read_categories, read_class_list
 from tacos.logs import setup_logging
 from tacos.models.asit import ASiTConfig
-from tacos.models.fixtures import write_random_asit_release, write_tiny_roberta
+from tacos.models.fixtures import query_texts, write_random_asit_release, write_tiny_roberta
 
 setup_logging(snakemake.log[0])
 # the outputs are named: `asit`, `roberta` or both (Namedlist: `in` would test the values)
@@ -14,5 +13,4 @@ asit, roberta = snakemake.output.get("asit"), snakemake.output.get("roberta")
 if asit:
     write_random_asit_release(asit, ASiTConfig(**snakemake.params.asit))
 if roberta:
-    texts = read_class_list("train") + list(read_categories()["category_to_sentence"].values())
-    write_tiny_roberta(Path(roberta).parent, texts)
+    write_tiny_roberta(Path(roberta).parent, query_texts())

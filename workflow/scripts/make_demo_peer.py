@@ -2,10 +2,9 @@
 
 from pathlib import Path
 
-from tacos.data.audioset import read_categories, read_class_list
 from tacos.logs import setup_logging
+from tacos.models.fixtures import query_texts
 from tacos.models.peers.fixtures import TINY_WRITERS
 
 setup_logging(snakemake.log[0])
-texts = read_class_list("train") + list(read_categories()["category_to_sentence"].values())
-TINY_WRITERS[snakemake.params.adapter](Path(snakemake.output[0]).parent, texts)
+TINY_WRITERS[snakemake.params.adapter](Path(snakemake.output[0]).parent, query_texts())

@@ -120,7 +120,7 @@ def score_query_sets(
         model, [target.queries for target in targets], [target.query_set for target in targets]
     )
     step = frame_step(model)
-    meter = CollapseMeter(step)
+    meter = CollapseMeter(step) if collapse_path is not None else None
     with ExitStack() as stack:
         writers = [
             stack.enter_context(
@@ -138,10 +138,11 @@ def score_query_sets(
             for writer, scores in zip(writers, output.scores, strict=True):
                 for clip, clip_scores in zip(batch, scores, strict=True):
                     writer.add(clip.clip_id, clip_scores, clip.duration)
-            for clip, frames in zip(batch, output.frames, strict=True):
-                meter.add(frames[: frame_count(clip.duration, step)].cpu().numpy())
+            if meter is not None:
+                for clip, frames in zip(batch, output.frames, strict=True):
+                    meter.add(frames[: frame_count(clip.duration, step)].cpu().numpy())
             bar.update(len(batch))
-    if collapse_path is not None:
+    if meter is not None:
         write_collapse(meter.result(), model_info or {}, collapse_path)
     for target in targets:
         log.info(

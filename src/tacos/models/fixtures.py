@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from tacos.data.audioset import read_categories, read_class_list
 from tacos.models.asit import ASiT, ASiTConfig
 
 RELEASE_BACKBONE_PREFIX = "model."
@@ -67,6 +68,12 @@ def write_random_asit_release(
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(random_asit_release(asit_config, n_classes, seed), path)
     return path
+
+
+def query_texts() -> list[str]:
+    """The texts a tiny tokenizer is trained on: every class name and category sentence the
+    evaluation queries with, so that no query falls apart into single bytes."""
+    return read_class_list("train") + list(read_categories()["category_to_sentence"].values())
 
 
 def train_byte_level_bpe(texts: Iterable[str], vocab_size: int = 512) -> tuple[dict, list]:
