@@ -43,7 +43,7 @@ def model_device(model: torch.nn.Module) -> torch.device:
 
 
 @torch.no_grad()
-def embed_queries(model: AudioTextModel, queries: Sequence[str]) -> torch.Tensor:
+def embed_queries(model: AudioTextModel | PeerModel, queries: Sequence[str]) -> torch.Tensor:
     """Query embeddings ``[K, D]`` in float32: unit-norm for a dual encoder (whose text encoder
     preprocesses them), in the form its scores take for a peer."""
     return model.embed_text(list(queries)).float()
