@@ -193,7 +193,7 @@ def test_missing_file_is_an_error_with_the_fix(tmp_path):
     root = make_tacos(tmp_path, GOOD_STRONG)
     (root / "test_split.csv").unlink()
     with pytest.raises(
-        DataFormatError, match=r"test_split.csv: file not found. Fix: run the fetch"
+        DataFormatError, match=r"test_split.csv: file not found. Fix: fetch it \(data.source: d"
     ):
         read_tacos(root, DataReport("tacos"))
 

@@ -215,8 +215,9 @@ def test_missing_metadata_names_the_file_and_the_fix(tmp_path):
     with pytest.raises(DataFormatError) as error:
         read_split(tmp_path, DataReport("tacos"), split="authors")
     assert str(error.value) == (
-        f"{tmp_path / 'metadata.csv'}: file not found. Fix: run the fetch_tacos rule, or point "
-        f"data.tacos in the config at the release; or {FIX}"
+        f"{tmp_path / 'metadata.csv'}: file not found. Fix: fetch it (data.source: download, or "
+        f"`tacos fetch tacos <folder>`), or point data.tacos in the config at the release; "
+        f"or {FIX}"
     )
 
 

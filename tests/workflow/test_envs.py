@@ -163,7 +163,7 @@ def test_rules_that_need_no_torch_run_in_the_light_env():
         "demo_models", "supervised_model", "train_supervised", "pretrain", "finetune", "score",
         "demo_peer_model", "score_peer",
     }  # fmt: skip
-    assert {"fetch_", "prepare_", "tables", "figures", "evaluate", "peers_table"} <= {
+    assert {"fetch", "prepare_", "tables", "figures", "evaluate", "peers_table"} <= {
         rule.split("{")[0] for rule, env in envs.items() if env == "BASE_ENV"
     }
 

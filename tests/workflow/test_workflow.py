@@ -9,11 +9,14 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tacos.data.fetch import DATASETS
 from tacos.evaluation.scores import ScoreReader
 
 REPO = Path(__file__).resolve().parents[2]
@@ -64,13 +67,46 @@ def test_paper_config_dry_run_fetches_the_real_data(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     counts = job_counts(result.stdout)
-    assert {rule: counts[rule] for rule in ("fetch_tacos", "fetch_clotho", "fetch_audioset")} == {
-        "fetch_tacos": 1,
-        "fetch_clotho": 1,
-        "fetch_audioset": 1,
-    }
+    assert counts["fetch"] == 3
     assert counts["audio_store"] == 6
     assert "demo_data" not in counts
+
+
+class NotFoundHandler(BaseHTTPRequestHandler):
+    """Answers every request with 404 and records its path."""
+
+    def do_GET(self) -> None:
+        self.server.paths.append(self.path)
+        self.send_error(404)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_the_fetch_rule_downloads_each_release_folder_from_its_own_datasets_mirror(tmp_path):
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), NotFoundHandler)
+    httpd.paths = []
+    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    config = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
+    config["data"]["mirrors"] = {name: f"{url}/{name}" for name in config["data"]["mirrors"]}
+    (tmp_path / "paper.yaml").write_text(yaml.safe_dump(config))
+    folders = {"tacos": "data/tacos", "clotho": "data/clotho", "audioset_strong": "data/audioset"}
+    targets = [f"{folder}/fetch_report.json" for folder in folders.values()]
+    try:
+        result = snakemake(
+            "--cores", "1", "--keep-going", "--configfile", str(tmp_path / "paper.yaml"),
+            "--directory", str(tmp_path), *targets,
+        )  # fmt: skip
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert result.returncode != 0  # every file is missing on the mirror
+    for name, folder in folders.items():
+        assert f"/{name}/{DATASETS[name][0].name}" in httpd.paths
+        log = (tmp_path / "results" / "paper" / "logs" / "fetch" / f"{folder}.log").read_text()
+        assert f"{url}/{name}/{DATASETS[name][0].name}" in log
+    assert {path.split("/")[1] for path in httpd.paths} == set(folders)
 
 
 def job_resources(output: str) -> dict[str, set[str]]:
@@ -138,7 +174,7 @@ def test_report_rules_and_on_request_downloads_run_where_snakemake_runs(tmp_path
     config = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
     config["data"]["fetch_on_submit_host"] = on_submit_host
     (tmp_path / "paper.yaml").write_text(yaml.safe_dump(config))
-    fetches = {"fetch_tacos", "fetch_clotho", "fetch_audioset"} if on_submit_host else set()
+    fetches = {"fetch"} if on_submit_host else set()
     report = {"tables", "figures", "peers_table"}
     assert local_rules(tmp_path / "paper.yaml", tmp_path) == {*report, *fetches}
 

@@ -1,6 +1,7 @@
 """Paths, dataset sources and input functions shared by every stage."""
 
 import os
+import re
 import signal
 from pathlib import Path
 
@@ -98,6 +99,10 @@ def dataset_dir(dataset):
     return os.path.dirname(entry["labels"]) if "labels" in entry else entry["root"]
 
 
+# The release folders the fetch rule downloads into, with the dataset each holds.
+FETCH_DIRS = {dataset_dir(name): name for name in DATASET_SPLITS if name in FETCH_NAMES}
+
+
 def check_demo_paths():
     """The demo writes every dataset under DEMO_DIR; a config pointing elsewhere is an error."""
     outside = [
@@ -165,6 +170,7 @@ def caption_settings():
 
 
 def mirror(dataset):
+    """The URL prefix a dataset is fetched from; None: its official host."""
     return config["data"].get("mirrors", {}).get(FETCH_NAMES[dataset])
 
 

@@ -1,5 +1,6 @@
 """Data stage: demo generation or download, reading into manifests, decoded-audio stores."""
 
+# Only the demo config has the data.demo section this rule reads.
 if SOURCE == "demo":
 
     rule demo_data:
@@ -33,27 +34,29 @@ if demo_model_files():
             "../scripts/make_demo_models.py"
 
 
+# A dataset's download: its release folder comes from its config entry (FETCH_DIRS).
+rule fetch:
+    output:
+        "{folder}/fetch_report.json",
+    log:
+        f"{LOGS_DIR}/fetch/{{folder}}.log",
+    wildcard_constraints:
+        folder="|".join(re.escape(folder) for folder in FETCH_DIRS),
+    localrule: config["data"]["fetch_on_submit_host"]
+    conda:
+        BASE_ENV
+    resources:
+        downloads=1,
+    params:
+        dataset=lambda wildcards: FETCH_NAMES[FETCH_DIRS[wildcards.folder]],
+        base_url=lambda wildcards: mirror(FETCH_DIRS[wildcards.folder]),
+    script:
+        "../scripts/fetch_dataset.py"
+
+
+# One rule a dataset: each writes its own set of split manifests, and Snakemake takes functions
+# for inputs only, so one wildcard rule cannot declare them.
 for dataset in DATASET_SPLITS:
-
-    if SOURCE == "download":
-
-        rule:
-            name:
-                f"fetch_{dataset}"
-            output:
-                f"{dataset_dir(dataset)}/fetch_report.json",
-            log:
-                f"{LOGS_DIR}/fetch_{dataset}.log",
-            localrule: config["data"]["fetch_on_submit_host"]
-            conda:
-                BASE_ENV
-            resources:
-                downloads=1,
-            params:
-                dataset=FETCH_NAMES[dataset],
-                base_url=mirror(dataset),
-            script:
-                "../scripts/fetch_dataset.py"
 
     rule:
         name:

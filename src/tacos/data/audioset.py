@@ -103,7 +103,10 @@ def read_audioset_strong(
         labels_path,
         AUDIOSET_STRONG_COLUMNS,
         sep="\t",
-        fix_missing="run the fetch_audioset rule, or point data.audioset.labels at the TSV",
+        fix_missing=(
+            "fetch it (data.source: download, or `tacos fetch audioset_strong <folder>`), "
+            "or point data.audioset.labels at the TSV"
+        ),
     )
     rows = _rows_by_segment(frame, labels_path, mid_map, report)
     audio = index_audio(audio_dir)

@@ -32,7 +32,10 @@ def read_clotho(
         path,
         CLOTHO_CAPTION_COLUMNS,
         encoding=encoding,
-        fix_missing="run the fetch_clotho rule, or point data.clotho in the config at Clotho v2.1",
+        fix_missing=(
+            "fetch it (data.source: download, or `tacos fetch clotho <folder>`), "
+            "or point data.clotho in the config at Clotho v2.1"
+        ),
     )
     clips, seen = [], set()
     for row, record in numbered_rows(frame):

@@ -37,7 +37,10 @@ METADATA_COLUMNS = ("filename", "subclass")
 # test_size=2000 / len(metadata), stratify=metadata["subclass"], random_state=42).
 AUTHORS_TEST_FILES = 2000
 AUTHORS_RANDOM_STATE = 42
-FIX_FETCH = "run the fetch_tacos rule, or point data.tacos in the config at the release"
+FIX_FETCH = (
+    "fetch it (data.source: download, or `tacos fetch tacos <folder>`), "
+    "or point data.tacos in the config at the release"
+)
 FIX_AUTHORS = "set data.tacos.split: release to use the release's split files instead"
 
 
