@@ -13,6 +13,7 @@ import pytest
 
 from tacos.data.audio import audio_info
 from tacos.data.audioset import read_categories, read_class_list, read_mid_map, resource_path
+from tacos.data.formats import format_seconds
 from tacos.demo import VOCABULARY, compose_scene, make_demo_data, synthesize_event
 from tacos.demo.captions import (
     CORRUPTION_KINDS,
@@ -27,7 +28,7 @@ from tacos.demo.captions import (
     raw_caption,
     words_of,
 )
-from tacos.demo.datasets import format_seconds, merge_config
+from tacos.demo.datasets import merge_config
 
 RATE = 16000
 TINY = {

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tacos.data.checks import (
     GroupedRows,
+    built_clips,
     checked_region,
     clean_text,
     group_unique_rows,
@@ -110,17 +111,14 @@ def read_audioset_strong(
     )
     rows = _rows_by_segment(frame, labels_path, mid_map, report)
     audio = index_audio(audio_dir)
-    clips = []
-    for segment_id, segment_rows in rows.items():
-        clip = _clip(
-            segment_id, segment_rows, audio, audio_dir, labels_path, mid_map, report, split
-        )
-        if clip is not None:
-            clips.append(clip)
     report.keep("clips_listed", len(rows))
-    report.keep("clips", len(clips))
-    report.keep("regions", sum(len(clip.regions) for clip in clips))
-    return clips
+    return built_clips(
+        (
+            _clip(segment_id, segment_rows, audio, audio_dir, labels_path, mid_map, report, split)
+            for segment_id, segment_rows in rows.items()
+        ),
+        report,
+    )
 
 
 def _rows_by_segment(frame, path: Path, mid_map: dict[str, str], report: DataReport) -> GroupedRows:

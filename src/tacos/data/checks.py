@@ -17,11 +17,11 @@ often run to 10 s on clips that are a little shorter).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from tacos.data.audio import AudioReadError, audio_info
-from tacos.data.manifest import Region
+from tacos.data.manifest import Clip, Region
 from tacos.data.report import DataReport
 from tacos.data.tables import numbered_rows, parse_seconds
 
@@ -105,3 +105,12 @@ def group_unique_rows(
         seen.add(key)
         grouped[key[0]].append((row, record))
     return grouped
+
+
+def built_clips(candidates: Iterable[Clip | None], report: DataReport) -> list[Clip]:
+    """The clips a reader built (None: a clip it skipped, already counted), kept in the report
+    with their regions."""
+    clips = [clip for clip in candidates if clip is not None]
+    report.keep("clips", len(clips))
+    report.keep("regions", sum(len(clip.regions) for clip in clips))
+    return clips

@@ -72,3 +72,9 @@ def write_table(
         writer = csv.writer(handle, delimiter=delimiter, lineterminator="\n")
         writer.writerow(columns)
         writer.writerows(rows)
+
+
+def format_seconds(value: float) -> str:
+    """Seconds as AudioSet writes them: at most 3 decimals, no trailing zeros ("2.5", "10")."""
+    text = f"{value:.3f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text

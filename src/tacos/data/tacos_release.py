@@ -18,6 +18,7 @@ from sklearn.model_selection import train_test_split
 
 from tacos.data.checks import (
     GroupedRows,
+    built_clips,
     checked_region,
     clean_text,
     group_unique_rows,
@@ -65,17 +66,17 @@ def read_tacos(
     strong_rows = _rows_by_file(strong_path, TACOS_STRONG_COLUMNS, splits, report)
     weak_path = Path(weak_file) if weak_file else root / "annotations_weak.csv"
     weak_rows = _rows_by_file(weak_path, TACOS_WEAK_COLUMNS, splits, report)
-    clips = []
-    for filename, split in splits.items():
-        clip = _build_clip(
-            filename, split, audio_dir, strong_path, strong_rows, weak_path, weak_rows, report
-        )
-        if clip is not None:
-            clips.append(clip)
-    report.keep("clips", len(clips))
+    clips = built_clips(
+        (
+            _build_clip(
+                filename, split, audio_dir, strong_path, strong_rows, weak_path, weak_rows, report
+            )
+            for filename, split in splits.items()
+        ),
+        report,
+    )
     for name in SPLIT_FILES:
         report.keep(f"{name}_clips", sum(clip.split == name for clip in clips))
-    report.keep("regions", sum(len(clip.regions) for clip in clips))
     report.keep("weak_captions", sum(len(clip.captions) for clip in clips))
     return clips
 

@@ -2,8 +2,9 @@
 
 The datasets use the real releases' file formats and real AudioSet classes, so the same readers
 serve the demo and the real data. In the order they build on each other: ``sounds`` synthesises
-the 16 event types, ``scenes`` mixes them into clips, ``captions`` words them, and ``datasets``
-writes the three datasets (see it for the layout and the config keys).
+the 16 event types, ``scenes`` mixes them into clips, ``captions`` words them, ``freesound``
+makes up their metadata rows, and ``datasets`` writes the three datasets (see it for the layout
+and the config keys).
 """
 
 from tacos.demo.datasets import (

@@ -1,4 +1,4 @@
-"""Scene composition and the writers of the demo datasets, in the on-disk formats of the releases.
+"""The writers of the demo datasets, in the on-disk formats of the releases.
 
 ``make_demo_data(out_dir, config)`` writes three folders that the real readers read unchanged:
 
@@ -41,7 +41,9 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -55,6 +57,7 @@ from tacos.data.formats import (
     TACOS_SPLIT_COLUMNS,
     TACOS_STRONG_COLUMNS,
     TACOS_WEAK_COLUMNS,
+    format_seconds,
     write_table,
 )
 from tacos.demo.captions import (
@@ -63,7 +66,8 @@ from tacos.demo.captions import (
     strong_caption,
     weak_caption,
 )
-from tacos.demo.scenes import Scene, compose_scene
+from tacos.demo.freesound import clotho_metadata, tacos_metadata
+from tacos.demo.scenes import compose_scene
 from tacos.demo.sounds import EVENTS, VOCABULARY
 from tacos.names import DATASET_SPLITS
 
@@ -97,52 +101,9 @@ YOUTUBE_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234
 CLOTHO_MAX_EVENTS = 4  # five captions naming every event stay Clotho-length (8-20 words)
 AUDIOSET_MAX_EVENTS = 5
 
-LICENSES = (
-    "http://creativecommons.org/publicdomain/zero/1.0/",
-    "http://creativecommons.org/licenses/by/3.0/",
-    "http://creativecommons.org/licenses/by/4.0/",
-    "http://creativecommons.org/licenses/by-nc/3.0/",
-    "http://creativecommons.org/licenses/sampling+/1.0/",
-)
-USER_PREFIXES = ("field", "sound", "audio", "echo", "nature", "urban", "quiet", "deep", "lo")
-USER_SUFFIXES = ("recordist", "walker", "hunter", "scapes", "fox", "lab", "works", "ears")
-RECORDERS = ("Zoom H4n", "Tascam DR-40", "Zoom H5", "Sony PCM-D100", "Rode NT4", "smartphone")
-ORIGINAL_FORMATS = (("wav", 16), ("wav", 24), ("flac", 16), ("flac", 24), ("aiff", 16), ("mp3", 16))
-ORIGINAL_RATES = (44100, 48000, 96000)
-# Freesound broad sound taxonomy (superclass, subclass) and tags of each event type.
-FREESOUND_CLASSES = {
-    "beep": (("Sound effects", "Alarms"), ("beep", "electronic", "signal")),
-    "siren": (("Sound effects", "Alarms"), ("siren", "emergency", "ambulance")),
-    "car_engine": (("Sound effects", "Vehicles"), ("car", "engine", "idle")),
-    "knock": (("Sound effects", "Human sounds and actions"), ("knock", "door", "wood")),
-    "clock_tick": (("Sound effects", "Objects / House appliances"), ("clock", "tick", "tock")),
-    "bird_chirp": (("Soundscapes", "Nature"), ("bird", "chirp", "birdsong")),
-    "rain": (("Soundscapes", "Nature"), ("rain", "weather", "drops")),
-    "bell": (("Sound effects", "Bells"), ("bell", "church", "chime")),
-    "speech": (("Speech", "Solo speech"), ("voice", "speech", "male")),
-    "dog_bark": (("Sound effects", "Animals"), ("dog", "bark", "animal")),
-    "phone_ring": (("Sound effects", "Bells"), ("telephone", "ring", "phone")),
-    "stream": (("Soundscapes", "Nature"), ("water", "stream", "river")),
-    "hammer": (("Sound effects", "Objects / House appliances"), ("hammer", "metal", "impact")),
-    "whistling": (("Speech", "Solo speech"), ("whistle", "whistling", "melody")),
-    "wind": (("Soundscapes", "Nature"), ("wind", "gust", "weather")),
-    "bee_buzz": (("Sound effects", "Animals"), ("bee", "insect", "buzz")),
-}
-GENERIC_TAGS = ("field-recording", "ambience", "ambient", "outdoor", "indoor", "atmosphere")
-
 
 # ---------------------------------------------------------------------------------------------
 # Writing helpers
-
-
-def _pick(rng: np.random.Generator, options: Sequence):
-    return options[int(rng.integers(len(options)))]
-
-
-def format_seconds(value: float) -> str:
-    """Seconds as AudioSet writes them: at most 3 decimals, no trailing zeros ("2.5", "10")."""
-    text = f"{value:.3f}".rstrip("0").rstrip(".")
-    return "0" if text in ("", "-0") else text
 
 
 def _seed_sequence(seed: int | np.random.SeedSequence) -> np.random.SeedSequence:
@@ -162,19 +123,17 @@ def _required_event(index: int) -> str:
     return VOCABULARY[index % len(VOCABULARY)].name
 
 
-def _map(function: Callable, *arguments: Iterable, workers: int = 1) -> list:
-    """``list(map(function, *arguments))``, in ``workers`` processes when more than one.
+def _map(function: Callable, *per_clip: Iterable, workers: int = 1, **shared: Any) -> list:
+    """``function`` of each clip's ``per_clip`` arguments and the ``shared`` keyword arguments of
+    all clips, in ``workers`` processes when more than one.
 
     Every clip has its own seed, so the result does not depend on the number of workers.
     """
+    function = partial(function, **shared)
     if workers <= 1:
-        return list(map(function, *arguments))
+        return list(map(function, *per_clip))
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(function, *arguments, chunksize=4))
-
-
-def _user_name(rng: np.random.Generator) -> str:
-    return f"{_pick(rng, USER_PREFIXES)}{_pick(rng, USER_SUFFIXES)}{int(rng.integers(1, 100))}"
+        return list(pool.map(function, *per_clip, chunksize=4))
 
 
 def _unique_ids(rng: np.random.Generator, count: int, low: int, high: int) -> list[int]:
@@ -194,50 +153,6 @@ class _TacosRecord:
     raw: tuple[str, ...]
     weak: str
     metadata: tuple
-
-
-def _tacos_metadata(rng: np.random.Generator, freesound_id: int, scene: Scene, weak: str) -> tuple:
-    """A plausible ``metadata.csv`` row for a clip cut from a fictional Freesound upload."""
-    by_length = sorted(scene.regions, key=lambda r: (r.onset - r.offset, r.onset))
-    main = [region.event for region in by_length[:2]]
-    (superclass, subclass), _ = FREESOUND_CLASSES[main[0]]
-    tags = [tag for event in main for tag in FREESOUND_CLASSES[event][1]]
-    tags.append(_pick(rng, GENERIC_TAGS))
-    title = " and ".join(FREESOUND_CLASSES[event][1][0] for event in main).capitalize()
-    user = _user_name(rng)
-    file_type, bit_depth = _pick(rng, ORIGINAL_FORMATS)
-    whole_file = rng.random() < 0.5
-    start = 0.0 if whole_file else round(float(rng.uniform(0.0, 60.0)), 3)
-    end = round(start + scene.duration, 3)
-    original = end if whole_file else round(end + float(rng.uniform(0.0, 60.0)), 3)
-    ratings = int(rng.integers(0, 40))
-    geotag = (
-        f"{rng.uniform(-60.0, 70.0):.5f} {rng.uniform(-180.0, 180.0):.5f}"
-        if rng.random() < 0.4
-        else ""
-    )
-    return (
-        f"{freesound_id}.mp3",
-        ";".join(dict.fromkeys(tags)),
-        freesound_id,
-        f"https://freesound.org/people/{user}/sounds/{freesound_id}/",
-        user,
-        _pick(rng, LICENSES),
-        superclass,
-        subclass,
-        title,
-        f"{weak} Recorded with a {_pick(rng, RECORDERS)}.",
-        format_seconds(original),
-        _pick(rng, ORIGINAL_RATES),
-        bit_depth,
-        file_type,
-        int(rng.integers(5, 5000)),
-        f"{rng.uniform(2.5, 5.0):.1f}" if ratings else "",
-        geotag,
-        format_seconds(start),
-        format_seconds(end),
-        f"{title.lower().replace(' ', '_')}_{int(rng.integers(1, 30)):02d}.{file_type}",
-    )
 
 
 def _tacos_clip(
@@ -262,7 +177,7 @@ def _tacos_clip(
     )
     weak = weak_caption([(r.event, r.onset, r.offset) for r in scene.regions], rng)
     write_audio(audio_dir / f"{freesound_id}.mp3", scene.waveform, sample_rate)
-    metadata = _tacos_metadata(rng, freesound_id, scene, weak)
+    metadata = tacos_metadata(rng, freesound_id, scene, weak)
     return _TacosRecord(f"{freesound_id}.mp3", strong, raw, weak, metadata)
 
 
@@ -291,11 +206,11 @@ def write_tacos_demo(
         clips_seed.spawn(total),
         range(total),
         ids,
-        [audio_dir] * total,
-        [sample_rate] * total,
-        [(min_duration, max_duration)] * total,
-        [max_regions] * total,
         workers=workers,
+        audio_dir=audio_dir,
+        sample_rate=sample_rate,
+        durations=(min_duration, max_duration),
+        max_regions=max_regions,
     )
     strong_rows = [
         (rec.filename, text, format_seconds(on), format_seconds(off))
@@ -346,19 +261,7 @@ def _clotho_clip(
     write_audio(audio_dir / name, scene.waveform, sample_rate)
     events = [region.event for region in scene.regions]
     captions = (name, *clotho_captions(events, rng))
-    user = _user_name(rng)
-    first = int(rng.integers(0, 44100 * 20))
-    tags = [tag for event in events for tag in FREESOUND_CLASSES[event][1][:2]]
-    metadata = (
-        name,
-        ";".join(dict.fromkeys(tags)),
-        sound_id,
-        f"https://freesound.org/people/{user}/sounds/{sound_id}",
-        f"[{first}, {first + int(round(scene.duration * 44100))}]",
-        user,
-        _pick(rng, LICENSES),
-    )
-    return captions, metadata
+    return captions, clotho_metadata(rng, name, sound_id, events, scene.duration)
 
 
 def write_clotho_demo(
@@ -389,10 +292,10 @@ def write_clotho_demo(
             range(first, first + count),
             [f"clip_{first + i:05d}.wav" for i in range(count)],
             sound_ids[first : first + count],
-            [audio_dir] * count,
-            [sample_rate] * count,
-            [(min_duration, max_duration)] * count,
             workers=workers,
+            audio_dir=audio_dir,
+            sample_rate=sample_rate,
+            durations=(min_duration, max_duration),
         )
         write_table(
             out_dir / f"clotho_captions_{split}.csv", CLOTHO_CAPTION_COLUMNS, [r[0] for r in rows]
@@ -461,10 +364,10 @@ def _write_audioset_split(
         seed.spawn(len(clips)),
         range(len(clips)),
         clips,
-        [audio_dir] * len(clips),
-        [sample_rate] * len(clips),
-        [duration] * len(clips),
         workers=workers,
+        audio_dir=audio_dir,
+        sample_rate=sample_rate,
+        duration=duration,
     )
     rows = [row for clip_rows in per_clip for row in clip_rows]
     rows.sort(key=lambda row: (row[0], float(row[1]), float(row[2]), row[3]))
