@@ -35,7 +35,7 @@ import numpy as np
 from tacos.evaluation import change_points, curves
 from tacos.evaluation.ground_truth import GroundTruth
 from tacos.evaluation.metric_results import (
-    METRICS,
+    NO_SCORED_CLASS,
     PAUROC_ARGS,
     PSDS1_ARGS,
     BootstrapResult,
@@ -407,32 +407,25 @@ def fast_sed_metrics(request: MetricsRequest) -> tuple[SedMetrics, BootstrapResu
         ]
         replicates = runner.map(_replicates, jobs, f"{label}: replicates")
         results = [result for block in replicates for result in block]
-    return _metrics(results[0], classes), _bootstrap(results[1:], seed)
+    return _metrics(results[0], classes), _bootstrap(results[1:], classes, seed)
 
 
 def _metrics(result: tuple[float, np.ndarray, np.ndarray], classes: Sequence[str]) -> SedMetrics:
+    """The metrics of one evaluation over ``classes``; a NaN class had no ground truth in it."""
     combined, psds, pauroc = result
-    psds_per_class = {name: float(value) for name, value in zip(classes, psds, strict=True)}
-    pauroc_per_class = {name: float(value) for name, value in zip(classes, pauroc, strict=True)}
-    return SedMetrics(
-        psds1=float(combined),
-        psds1_macro=float(np.mean(list(psds_per_class.values()))),
-        pauroc=float(np.mean(list(pauroc_per_class.values()))),
-        psds1_per_class=psds_per_class,
-        pauroc_per_class=pauroc_per_class,
+    present = ~np.isnan(psds)
+    if not present.any():
+        raise ValueError(NO_SCORED_CLASS)
+    names = [name for name, kept in zip(classes, present, strict=True) if kept]
+    return SedMetrics.of_classes(
+        combined,
+        dict(zip(names, psds[present], strict=True)),
+        dict(zip(names, pauroc[present], strict=True)),
     )
 
 
-def _bootstrap(results: list, seed: int) -> BootstrapResult | None:
+def _bootstrap(results: list, classes: Sequence[str], seed: int) -> BootstrapResult | None:
     """Replicate values of each metric; a replicate's classes are those with events in it."""
     if not results:
         return None
-    values: dict[str, list[float]] = {metric: [] for metric in METRICS}
-    for combined, psds, pauroc in results:
-        present = ~np.isnan(psds)
-        if not present.any():
-            raise ValueError("a bootstrap replicate drew no clip with ground truth: too few clips")
-        values["psds1"].append(float(combined))
-        values["psds1_macro"].append(float(np.mean(list(psds[present]))))
-        values["pauroc"].append(float(np.mean(list(pauroc[present]))))
-    return BootstrapResult({metric: np.asarray(found) for metric, found in values.items()}, seed)
+    return BootstrapResult.of_replicates((_metrics(result, classes) for result in results), seed)

@@ -33,7 +33,7 @@ from sed_scores_eval.segment_based.intermediate_statistics import (
 
 from tacos.evaluation.ground_truth import GroundTruth
 from tacos.evaluation.metric_results import (
-    METRICS,
+    NO_SCORED_CLASS,
     PAUROC_ARGS,
     PSDS1_ARGS,
     BootstrapResult,
@@ -63,12 +63,8 @@ def combine_classes(psd_rocs: Mapping[str, Roc], aurocs: Mapping[str, float]) ->
         name: float(intersection_based.psds_from_psd_roc(class_tpr, class_efpr, max_efpr))
         for name, (class_tpr, class_efpr) in psd_rocs.items()
     }
-    return SedMetrics(
-        psds1=float(intersection_based.psds_from_psd_roc(tpr, efpr, max_efpr)),
-        psds1_macro=float(np.mean(list(per_class.values()))),
-        pauroc=float(np.mean([aurocs[name] for name in aurocs])),
-        psds1_per_class=per_class,
-        pauroc_per_class={name: float(value) for name, value in aurocs.items()},
+    return SedMetrics.of_classes(
+        intersection_based.psds_from_psd_roc(tpr, efpr, max_efpr), per_class, aurocs
     )
 
 
@@ -238,12 +234,12 @@ def library_sed_metrics(request: MetricsRequest) -> tuple[SedMetrics, BootstrapR
 def _bootstrap_result(
     replicates: list[_ClassResults], classes: Sequence[str], seed: int
 ) -> BootstrapResult:
-    values: dict[str, list[float]] = {metric: [] for metric in METRICS}
-    for replicate in replicates:
-        ordered = replicate.ordered(classes)
-        if not ordered.aurocs:
-            raise ValueError("a bootstrap replicate drew no clip with ground truth: too few clips")
-        replicate_metrics = combine_classes(ordered.psd_rocs, ordered.aurocs)
-        for metric in METRICS:
-            values[metric].append(getattr(replicate_metrics, metric))
-    return BootstrapResult({metric: np.asarray(found) for metric, found in values.items()}, seed)
+    return BootstrapResult.of_replicates(
+        (_replicate_metrics(replicate.ordered(classes)) for replicate in replicates), seed
+    )
+
+
+def _replicate_metrics(ordered: _ClassResults) -> SedMetrics:
+    if not ordered.aurocs:
+        raise ValueError(NO_SCORED_CLASS)
+    return combine_classes(ordered.psd_rocs, ordered.aurocs)

@@ -16,7 +16,7 @@ ground truth among its clips (the rule of ``ground_truth.scored_classes``). sed_
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +34,7 @@ PSDS1_ARGS = {
 }
 PAUROC_ARGS = {"max_fpr": 0.1, "segment_length": 1.0}
 METRICS = ("psds1", "psds1_macro", "pauroc")
+NO_SCORED_CLASS = "a bootstrap replicate drew no clip with ground truth: too few clips"
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,24 @@ class SedMetrics:
     psds1_per_class: dict[str, float]
     pauroc_per_class: dict[str, float]
 
+    @classmethod
+    def of_classes(
+        cls,
+        psds1: float,
+        psds1_per_class: Mapping[str, float],
+        pauroc_per_class: Mapping[str, float],
+    ) -> SedMetrics:
+        """The overall PSDS1 with the per-class values; psds1 macro and pAUROC are their means."""
+        psds = {name: float(value) for name, value in psds1_per_class.items()}
+        pauroc = {name: float(value) for name, value in pauroc_per_class.items()}
+        return cls(
+            psds1=float(psds1),
+            psds1_macro=float(np.mean(list(psds.values()))),
+            pauroc=float(np.mean(list(pauroc.values()))),
+            psds1_per_class=psds,
+            pauroc_per_class=pauroc,
+        )
+
     def to_dict(self) -> dict:
         return {
             "psds1": self.psds1,
@@ -78,6 +97,15 @@ class BootstrapResult:
 
     replicates: dict[str, np.ndarray]
     seed: int
+
+    @classmethod
+    def of_replicates(cls, replicates: Iterable[SedMetrics], seed: int) -> BootstrapResult:
+        """The metrics of each replicate, in draw order."""
+        values: dict[str, list[float]] = {metric: [] for metric in METRICS}
+        for replicate in replicates:
+            for metric in METRICS:
+                values[metric].append(getattr(replicate, metric))
+        return cls({metric: np.asarray(found) for metric, found in values.items()}, seed)
 
     def interval(self, metric: str, confidence: float = 0.95) -> tuple[float, float]:
         """Percentile interval of ``metric`` at ``confidence``."""
