@@ -13,14 +13,7 @@ import os
 from importlib import resources
 from pathlib import Path
 
-from tacos.data.checks import (
-    GroupedRows,
-    built_clips,
-    checked_region,
-    clean_text,
-    group_unique_rows,
-    probe_duration,
-)
+from tacos.data import checks
 from tacos.data.formats import AUDIOSET_STRONG_COLUMNS
 from tacos.data.manifest import Clip
 from tacos.data.report import DataFormatError, DataReport
@@ -69,7 +62,7 @@ def read_mid_map(path: str | os.PathLike | None = None) -> dict[str, str]:
     frame = read_table(path, ("mid", "display_name"), sep="\t", header=False)
     mapping: dict[str, str] = {}
     for row, record in numbered_rows(frame, first_row=1):
-        mid, name = clean_text(record["mid"]), clean_text(record["display_name"])
+        mid, name = checks.clean_text(record["mid"]), checks.clean_text(record["display_name"])
         if mid in mapping and mapping[mid] != name:
             raise DataFormatError(
                 path, f"MID {mid} maps to both {mapping[mid]!r} and {name!r}", "keep one", row
@@ -112,7 +105,7 @@ def read_audioset_strong(
     rows = _rows_by_segment(frame, labels_path, mid_map, report)
     audio = index_audio(audio_dir)
     report.keep("clips_listed", len(rows))
-    return built_clips(
+    return checks.built_clips(
         (
             _clip(segment_id, segment_rows, audio, audio_dir, labels_path, mid_map, report, split)
             for segment_id, segment_rows in rows.items()
@@ -121,7 +114,9 @@ def read_audioset_strong(
     )
 
 
-def _rows_by_segment(frame, path: Path, mid_map: dict[str, str], report: DataReport) -> GroupedRows:
+def _rows_by_segment(
+    frame, path: Path, mid_map: dict[str, str], report: DataReport
+) -> checks.GroupedRows:
     def reject(key: tuple[str, ...]) -> tuple[str, str] | None:
         segment_id, mid = key[0], key[3]
         if "_" not in segment_id or not segment_id.rsplit("_", 1)[1].isdigit():
@@ -130,7 +125,7 @@ def _rows_by_segment(frame, path: Path, mid_map: dict[str, str], report: DataRep
             return "unknown_mid", f"{mid!r} is not in mid_to_display_name.tsv"
         return None
 
-    return group_unique_rows(frame, AUDIOSET_STRONG_COLUMNS, path, report, reject)
+    return checks.group_unique_rows(frame, AUDIOSET_STRONG_COLUMNS, path, report, reject)
 
 
 def _clip(
@@ -146,13 +141,13 @@ def _clip(
     ytid = segment_id.rsplit("_", 1)[0]
     first_row = rows[0][0]
     audio_path = audio.get(ytid, Path(audio_dir) / f"Y{ytid}.wav")
-    duration = probe_duration(audio_path, report, path, first_row)
+    duration = checks.probe_duration(audio_path, report, path, first_row)
     if duration is None:
         return None
     regions = []
     for row, record in rows:
-        mid = clean_text(record["label"])
-        region = checked_region(
+        mid = checks.clean_text(record["label"])
+        region = checks.checked_region(
             mid_map[mid],
             record["start_time_seconds"],
             record["end_time_seconds"],

@@ -16,14 +16,7 @@ from pathlib import Path
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from tacos.data.checks import (
-    GroupedRows,
-    built_clips,
-    checked_region,
-    clean_text,
-    group_unique_rows,
-    probe_duration,
-)
+from tacos.data import checks
 from tacos.data.formats import TACOS_SPLIT_COLUMNS, TACOS_STRONG_COLUMNS, TACOS_WEAK_COLUMNS
 from tacos.data.manifest import Clip, Region
 from tacos.data.report import DataFormatError, DataReport
@@ -66,7 +59,7 @@ def read_tacos(
     strong_rows = _rows_by_file(strong_path, TACOS_STRONG_COLUMNS, splits, report)
     weak_path = Path(weak_file) if weak_file else root / "annotations_weak.csv"
     weak_rows = _rows_by_file(weak_path, TACOS_WEAK_COLUMNS, splits, report)
-    clips = built_clips(
+    clips = checks.built_clips(
         (
             _build_clip(
                 filename, split, audio_dir, strong_path, strong_rows, weak_path, weak_rows, report
@@ -135,7 +128,7 @@ def _metadata_rows(path: Path, frame: pd.DataFrame) -> tuple[list[str], list[str
     subclasses: list[str] = []
     first_row: dict[str, int] = {}
     for row, record in numbered_rows(frame):
-        filename = clean_text(record["filename"])
+        filename = checks.clean_text(record["filename"])
         subclass = record["subclass"]  # as pandas reads it: the labels' sort order matters
         if not filename or not subclass.strip():
             column = "filename" if not filename else "subclass"
@@ -184,7 +177,7 @@ def _read_splits(root: Path, report: DataReport) -> dict[str, str]:
         path = root / name
         frame = read_table(path, TACOS_SPLIT_COLUMNS, fix_missing=FIX_FETCH)
         for row, record in numbered_rows(frame):
-            filename = clean_text(record["filename"])
+            filename = checks.clean_text(record["filename"])
             if not filename:
                 report.skip("empty_filename", path, row, "filename is empty")
             elif splits.get(filename) == split:
@@ -203,7 +196,7 @@ def _read_splits(root: Path, report: DataReport) -> dict[str, str]:
 
 def _rows_by_file(
     path: Path, columns: tuple[str, ...], splits: dict[str, str], report: DataReport
-) -> GroupedRows:
+) -> checks.GroupedRows:
     """Rows grouped by filename; exact duplicates and files of no split are counted skips."""
     frame = read_table(path, columns, aliases={"caption": "text"}, fix_missing=FIX_FETCH)
     if frame.empty:
@@ -219,7 +212,7 @@ def _rows_by_file(
             return "not_in_split", f"{key[0]!r} is in no split file"
         return None
 
-    return group_unique_rows(frame, columns, path, report, reject)
+    return checks.group_unique_rows(frame, columns, path, report, reject)
 
 
 def _build_clip(
@@ -236,7 +229,7 @@ def _build_clip(
     if not rows:
         report.skip("no_annotations", strong_path, None, f"{filename} has no strong captions")
         return None
-    duration = probe_duration(audio_dir / filename, report, strong_path, rows[0][0])
+    duration = checks.probe_duration(audio_dir / filename, report, strong_path, rows[0][0])
     if duration is None:
         return None
     regions = _regions(rows, duration, strong_path, report)
@@ -259,8 +252,8 @@ def _regions(
 ) -> tuple[Region, ...]:
     regions = []
     for row, record in rows:
-        region = checked_region(
-            clean_text(record["text"]),
+        region = checks.checked_region(
+            checks.clean_text(record["text"]),
             record["onset"],
             record["offset"],
             duration,
@@ -281,7 +274,7 @@ def _weak_captions(
 ) -> tuple[str, ...]:
     captions = []
     for row, record in weak_rows.get(filename, []):
-        text = clean_text(record["text"])
+        text = checks.clean_text(record["text"])
         if text:
             captions.append(text)
         else:
