@@ -72,6 +72,20 @@ def test_paper_config_dry_run_fetches_the_real_data(tmp_path):
     assert "demo_data" not in counts
 
 
+def test_two_releases_downloaded_into_one_folder_are_refused(tmp_path):
+    config = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
+    config["data"]["clotho"]["root"] = config["data"]["tacos"]["root"]
+    (tmp_path / "paper.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(
+        "-n", "--configfile", str(tmp_path / "paper.yaml"), "--directory", str(tmp_path)
+    )
+    assert result.returncode != 0
+    assert (
+        "data.tacos and data.clotho both point at data/tacos/: each release is downloaded into "
+        "a folder of its own; give data.clotho another folder"
+    ) in result.stdout + result.stderr
+
+
 class NotFoundHandler(BaseHTTPRequestHandler):
     """Answers every request with 404 and records its path."""
 

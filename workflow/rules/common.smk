@@ -99,8 +99,23 @@ def dataset_dir(dataset):
     return os.path.dirname(entry["labels"]) if "labels" in entry else entry["root"]
 
 
-# The release folders the fetch rule downloads into, with the dataset each holds.
-FETCH_DIRS = {dataset_dir(name): name for name in DATASET_SPLITS if name in FETCH_NAMES}
+def fetch_dirs():
+    """The release folders the fetch rule downloads into, with the dataset each holds."""
+    if SOURCE != "download":
+        return {}
+    folders = {}
+    for name in FETCH_NAMES:
+        folder = dataset_dir(name)
+        if folder in folders:
+            raise ValueError(
+                f"data.{folders[folder]} and data.{name} both point at {folder}/: each release "
+                f"is downloaded into a folder of its own; give data.{name} another folder"
+            )
+        folders[folder] = name
+    return folders
+
+
+FETCH_DIRS = fetch_dirs()
 
 
 def check_demo_paths():
