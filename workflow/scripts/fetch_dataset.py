@@ -1,4 +1,4 @@
-"""Rule fetch_<dataset>: download, verify and unpack one dataset into the folder of its report.
+"""Rule fetch: download, verify and unpack one dataset into the folder of its report.
 
 The output is ``<folder>/fetch_report.json`` rather than a ``directory()``, so a failed job keeps
 its partial downloads (Snakemake deletes a failed directory output) and a rerun resumes them.
