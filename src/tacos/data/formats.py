@@ -1,4 +1,5 @@
-"""The column layouts of the released files, and the one writer of files in their format.
+"""The column layouts of the released files, the one writer of files in their format, and the
+way their times are written (``format_seconds``).
 
 Readers (``tacos_release``, ``clotho``, ``audioset``), the download checks (``fetch``), the
 caption cleaning stage and the demo generator all take their columns from here, and the files
