@@ -19,6 +19,8 @@ import pandas as pd
 
 from tacos.evaluation.collapse import WINDOW_SECONDS, read_collapse
 from tacos.tables import (
+    NO_RESULT,
+    NOT_REPORTED,
     PAPER_TABLE3,
     QUERY_SETS,
     STAGE_LABELS,
@@ -55,7 +57,7 @@ def paper_number(stage: str) -> str:
         if (stage, "classes407", metric) in PAPER_TABLE3
     ]
     if not parts:
-        return "not reported"
+        return NOT_REPORTED
     return ", ".join(parts) + " (paper Table 3; authors' frame protocol, AudioSet Strong eval)"
 
 
@@ -83,7 +85,7 @@ def _metric_cells(row: ModelRow) -> tuple[dict, dict]:
             numbers[f"{query_set}_{metric}_low"] = round(low, 4)
             numbers[f"{query_set}_{metric}_high"] = round(high, 4)
             display[f"{metric_name} ({set_name})"] = (
-                "no result" if found is None else format_cell(value, math.nan, low, high)
+                NO_RESULT if found is None else format_cell(value, math.nan, low, high)
             )
     return numbers, display
 

@@ -39,8 +39,7 @@ def load_peer(name: str, entry: Mapping) -> PeerModel:
     except (OSError, ValueError) as error:
         raise ValueError(
             f"peer {name!r}: cannot load {folder} as a {entry['adapter']} checkpoint: "
-            f"{str(error).splitlines()[0]}. Download it again with `hf download "
-            f"{entry.get('source') or '<org>/<model>'} --local-dir {folder}`"
+            f"{str(error).splitlines()[0]}. Download it again with {_download(entry, folder)}"
         ) from error
     if model.sample_rate != int(entry["sample_rate"]):
         raise ValueError(
@@ -54,11 +53,15 @@ def load_peer(name: str, entry: Mapping) -> PeerModel:
 def _folder(name: str, entry: Mapping) -> Path:
     folder = Path(entry["path"]).expanduser()
     if not (folder / "config.json").is_file():
-        source = entry.get("source") or "<org>/<model>"
         raise FileNotFoundError(
             f"peer {name!r}: no model folder at {folder} (config.json missing). Without a "
-            f"reachable model hub, download the checkpoint once: `hf download {source} "
-            f"--local-dir {folder}`, or set peers.models.{name}.path to the folder that holds "
-            "config.json, the processor files and the weights"
+            f"reachable model hub, download the checkpoint once: {_download(entry, folder)}, "
+            f"or set peers.models.{name}.path to the folder that holds config.json, the "
+            "processor files and the weights"
         )
     return folder
+
+
+def _download(entry: Mapping, folder: Path) -> str:
+    """The command that puts the entry's checkpoint into ``folder``."""
+    return f"`hf download {entry.get('source') or '<org>/<model>'} --local-dir {folder}`"
