@@ -13,7 +13,6 @@ import pytest
 
 from tacos.data.audio import audio_info
 from tacos.data.audioset import read_categories, read_class_list, read_mid_map, resource_path
-from tacos.data.formats import format_seconds
 from tacos.demo import VOCABULARY, compose_scene, make_demo_data, synthesize_event
 from tacos.demo.captions import (
     CORRUPTION_KINDS,
@@ -364,16 +363,6 @@ def test_events_fit_their_requested_length_and_short_ones_stay_short():
         assert np.abs(wave).max() == pytest.approx(1.0)
     knock = synthesize_event(VOCABULARY[3], rng, 0.5, RATE)
     assert len(knock) < RATE
-
-
-def test_seconds_are_written_as_audioset_writes_them():
-    assert [format_seconds(v) for v in (0.0, 10.0, 2.5, 1.2346, 0.0001)] == [
-        "0",
-        "10",
-        "2.5",
-        "1.235",
-        "0",
-    ]
 
 
 def test_config_rejects_unknown_keys_and_keeps_defaults():

@@ -17,19 +17,14 @@ by a description) and ``bias`` (hedges, first person, opinions).
 from __future__ import annotations
 
 import json
-import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib.resources import files
 from typing import Any
 
-log = logging.getLogger(__name__)
-
 CHANGE_KINDS = ("spelling", "visual", "speech", "bias")
-CHANGE_ALIASES = {"grammar": "spelling", "typo": "spelling", "transcript": "speech"}
 PROMPT_TASKS = ("clean", "summarise")
-REDACTED = "[redacted]"
 
 
 # ---------------------------------------------------------------------------------------------

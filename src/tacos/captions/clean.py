@@ -40,7 +40,7 @@ from tacos.captions.backends import (
     Usage,
 )
 from tacos.captions.cache import ResponseCache, cache_key
-from tacos.captions.lexicon import FUNCTION_WORDS, SPEECH_DESCRIPTION_WORDS
+from tacos.captions.lexicon import CONNECTIVE_WORDS, FUNCTION_WORDS, SPEECH_DESCRIPTION_WORDS
 from tacos.captions.openai_backend import OpenAIChatBackend
 from tacos.captions.rules import RuleBasedBackend, brand_generics
 from tacos.data.checks import clean_text
@@ -50,19 +50,8 @@ from tacos.data.tables import numbered_rows, parse_seconds, read_table
 log = logging.getLogger(__name__)
 
 
-def _words_of(text: str) -> list[str]:
-    return text.split()
-
-
 BACKENDS = ("offline", "openai")
 MAX_EXAMPLES_PER_KIND = 10
-# Words a summary may use although no caption has them.
-CONNECTIVE_WORDS = frozenset(
-    _words_of(
-        "then while as after that before followed by and at the same time meanwhile later "
-        "finally first next again also afterwards simultaneously during whilst"
-    )
-)
 FAILURE_POLICY = (
     "rows are never dropped: a failed row keeps the offline rule-based cleaning of its raw "
     "caption (the raw caption where the rules leave nothing) and a failed file gets the offline "

@@ -71,6 +71,7 @@ SAY_VERBS = _phrases(_read("say_verbs"))
 SPEECH_WORDS = frozenset(_words(_read("speech_words")))
 TYPO_TABLE = _pairs(_read("typo_table"))
 SPEECH_DESCRIPTION_WORDS = frozenset(_words(_read("speech_description_words")))
+CONNECTIVE_WORDS = frozenset(_words(_read("connective_words")))
 
 
 def _third_person(verb: str) -> str:

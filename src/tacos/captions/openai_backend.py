@@ -21,10 +21,8 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from tacos.captions.backends import (
-    CHANGE_ALIASES,
     CHANGE_KINDS,
     PROMPT_TASKS,
-    REDACTED,
     CaptionBackend,
     CaptionBackendError,
     CaptionConfigError,
@@ -36,6 +34,10 @@ from tacos.captions.backends import (
 )
 
 log = logging.getLogger(__name__)
+
+# Change kinds a model may name otherwise, by the name the project reports them under.
+CHANGE_ALIASES = {"grammar": "spelling", "typo": "spelling", "transcript": "speech"}
+REDACTED = "[redacted]"  # what replaces the API key in every logged or raised text
 
 
 class _Retryable(Exception):

@@ -18,10 +18,16 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 
 import numpy as np
+
+
+def pick(rng: np.random.Generator, options: Sequence):
+    """One of ``options``, drawn with one integer from ``rng``."""
+    return options[int(rng.integers(len(options)))]
 
 
 @dataclass(frozen=True)
@@ -95,7 +101,7 @@ def words_of(text: str) -> list[str]:
 def strong_caption(event: str, rng: np.random.Generator) -> str:
     """A clean caption of one region: one paraphrase of the event as a sentence."""
     options = EVENT_WORDS[event].paraphrases
-    return sentence(options[rng.integers(len(options))])
+    return sentence(pick(rng, options))
 
 
 def weak_caption(ordered_events: list[tuple[str, float, float]], rng: np.random.Generator) -> str:
@@ -108,10 +114,10 @@ def weak_caption(ordered_events: list[tuple[str, float, float]], rng: np.random.
     text, latest_end = "", -1.0
     for event, onset, offset in regions:
         clauses = EVENT_WORDS[event].clauses
-        clause = clauses[rng.integers(len(clauses))]
+        clause = pick(rng, clauses)
         if text:
             joiners = CONCURRENT_JOINERS if onset < latest_end else TEMPORAL_JOINERS
-            text += joiners[rng.integers(len(joiners))]
+            text += pick(rng, joiners)
         text += clause
         latest_end = max(latest_end, offset)
     return sentence(text)
@@ -126,7 +132,7 @@ def clotho_captions(events: list[str], rng: np.random.Generator, count: int = 5)
         for index in rng.permutation(len(events)):
             words = EVENT_WORDS[events[index]]
             options = words.clauses if use_clauses else words.phrases
-            parts.append(options[rng.integers(len(options))])
+            parts.append(pick(rng, options))
         text = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
         caption = sentence(text)
         if caption not in captions:
@@ -139,7 +145,7 @@ def clotho_captions(events: list[str], rng: np.random.Generator, count: int = 5)
 def typo(text: str, rng: np.random.Generator) -> str:
     """Drop, double or swap a letter in one word of at least four letters (always a change)."""
     spans = [match.span() for match in re.finditer(r"[A-Za-z]{4,}", text)]
-    start, stop = spans[rng.integers(len(spans))]
+    start, stop = pick(rng, spans)
     position = int(rng.integers(start + 1, stop - 1))
     operation = rng.integers(3)
     if operation == 2 and text[position] != text[position + 1]:
@@ -158,19 +164,16 @@ def corrupt_caption(clean: str, kinds: tuple[str, ...], rng: np.random.Generator
     body = clean.rstrip(".")
     body = body[:1].lower() + body[1:]
 
-    def pick(options: tuple[str, ...]) -> str:
-        return options[rng.integers(len(options))]
-
     if "transcript" in kinds:
-        body += f', saying "{pick(TRANSCRIPTS)}"'
+        body += f', saying "{pick(rng, TRANSCRIPTS)}"'
     if "visual" in kinds:
-        body += " " + pick(VISUAL_REFERENCES)
+        body += " " + pick(rng, VISUAL_REFERENCES)
     if "opinion" in kinds:
-        body += ", " + pick(OPINIONS)
+        body += ", " + pick(rng, OPINIONS)
     if "first_person" in kinds:
-        body = f"{pick(FIRST_PERSON)} {body}"
+        body = f"{pick(rng, FIRST_PERSON)} {body}"
     if "hedge" in kinds:
-        body = f"{pick(HEDGES)} {body}"
+        body = f"{pick(rng, HEDGES)} {body}"
     raw = body[:1].upper() + body[1:]
     return typo(raw, rng) if "typo" in kinds else raw
 

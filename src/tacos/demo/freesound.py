@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tacos.data.formats import format_seconds
+from tacos.demo.captions import pick
 from tacos.demo.scenes import Scene
 
 LICENSES = (
@@ -45,11 +46,6 @@ FREESOUND_CLASSES = {
     "bee_buzz": (("Sound effects", "Animals"), ("bee", "insect", "buzz")),
 }
 GENERIC_TAGS = ("field-recording", "ambience", "ambient", "outdoor", "indoor", "atmosphere")
-
-
-def pick(rng: np.random.Generator, options: Sequence):
-    """One of ``options``, drawn with one integer from ``rng``."""
-    return options[int(rng.integers(len(options)))]
 
 
 def user_name(rng: np.random.Generator) -> str:
