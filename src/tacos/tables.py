@@ -54,7 +54,7 @@ DDOF = 1  # sample standard deviation over seeds, stated in every table's notes
 
 # The paper's numbers, in percent, keyed by (stage, query set, metric); every other cell of its
 # Table 3 is not public. Source: TACOS, Primus et al., arXiv 2505.07609 (WASPAA 2025), as
-# collected in docs/protocol.md, section 6: strong 17.99 PSDS1 / 78.70 pAUROC; weak 5.5 PSDS1
+# collected in docs/protocol.md, section 6: strong 17.99 PSDS1 / 78.70 pAUROC; weak 5.55 PSDS1
 # and 5.61 pAUROC points lower (12.44 / 73.09); the supervised SED model 36.27 PSDS1 points above
 # strong.
 PAPER_TABLE3 = {

@@ -89,7 +89,7 @@ if "audioset_train" in config["data"]:
             "data.source to 'local' or 'demo', or remove data.audioset_train"
         )
     DATASET_SPLITS["audioset_train"] = list(NAMED_SPLITS["audioset_train"])
-# The name the fetch layer gives each dataset, and the folder it downloads into.
+# The name the fetch layer (tacos fetch) gives each dataset; its folder is dataset_dir's.
 FETCH_NAMES = {"tacos": "tacos", "clotho": "clotho", "audioset": "audioset_strong"}
 
 

@@ -55,14 +55,17 @@ rule score_peer:
         "../scripts/score.py"
 
 
+# The peers table's rows: their results JSONs ({query set: path}) and collapse JSONs, by model.
+PEERS_TABLE_RESULTS = results_by_model(peers_table_models(), PEERS_FRAMES)
+PEERS_TABLE_COLLAPSE = {name: collapse_outputs()[name] for name in peers_table_models()}
+
+
 rule peers_table:
     input:
         results=[
-            path
-            for paths in results_by_model(peers_table_models(), PEERS_FRAMES).values()
-            for path in paths.values()
+            path for paths in PEERS_TABLE_RESULTS.values() for path in paths.values()
         ],
-        collapse=[collapse_outputs()[name] for name in peers_table_models()],
+        collapse=list(PEERS_TABLE_COLLAPSE.values()),
     output:
         **report_files(TABLES_DIR, {"peers": "peers"}, ("csv", "md", "tex"), "Tables"),
     log:
@@ -71,8 +74,8 @@ rule peers_table:
     conda:
         BASE_ENV
     params:
-        results=results_by_model(peers_table_models(), PEERS_FRAMES),
-        collapse={name: collapse_outputs()[name] for name in peers_table_models()},
+        results=PEERS_TABLE_RESULTS,
+        collapse=PEERS_TABLE_COLLAPSE,
         peers={f"peers/{name}": entry for name, entry in PEERS.items()},
         frames=PEERS_FRAMES,
     script:

@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 from tacos.data import checks
-from tacos.data.formats import AUDIOSET_STRONG_COLUMNS
+from tacos.data.formats import AUDIOSET_MID_COLUMNS, AUDIOSET_STRONG_COLUMNS
 from tacos.data.manifest import Clip
 from tacos.data.report import DataFormatError, DataReport
 from tacos.data.tables import numbered_rows, read_table
@@ -59,7 +59,7 @@ def query_set(name: str) -> tuple[list[str], list[str]]:
 def read_mid_map(path: str | os.PathLike | None = None) -> dict[str, str]:
     """MID -> display name; the project's copy unless ``path`` is given."""
     path = Path(path) if path else resource_path("mid_to_display_name.tsv")
-    frame = read_table(path, ("mid", "display_name"), sep="\t", header=False)
+    frame = read_table(path, AUDIOSET_MID_COLUMNS, sep="\t", header=False)
     mapping: dict[str, str] = {}
     for row, record in numbered_rows(frame, first_row=1):
         mid, name = checks.clean_text(record["mid"]), checks.clean_text(record["display_name"])

@@ -31,7 +31,7 @@ import requests
 import urllib3
 from tqdm import tqdm
 
-from tacos.data.formats import AUDIOSET_STRONG_COLUMNS
+from tacos.data.formats import AUDIOSET_MID_COLUMNS, AUDIOSET_STRONG_COLUMNS
 from tacos.data.report import DataFormatError
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ DATASETS: dict[str, tuple[RemoteFile, ...]] = {
         for name, columns, header in (
             ("audioset_eval_strong.tsv", AUDIOSET_STRONG_COLUMNS, True),
             ("audioset_train_strong.tsv", AUDIOSET_STRONG_COLUMNS, True),
-            ("mid_to_display_name.tsv", ("mid", "display_name"), False),
+            ("mid_to_display_name.tsv", AUDIOSET_MID_COLUMNS, False),
         )
     ),
 }

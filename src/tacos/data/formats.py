@@ -57,6 +57,8 @@ CLOTHO_METADATA_COLUMNS = (
 """``clotho_metadata_<split>.csv``."""
 AUDIOSET_STRONG_COLUMNS = ("segment_id", "start_time_seconds", "end_time_seconds", "label")
 """``audioset_{eval,train}_strong.tsv`` (tab-separated; the label is a MID)."""
+AUDIOSET_MID_COLUMNS = ("mid", "display_name")
+"""``mid_to_display_name.tsv`` (tab-separated, no header line)."""
 
 
 def write_table(

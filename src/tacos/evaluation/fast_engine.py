@@ -411,21 +411,28 @@ def fast_sed_metrics(request: MetricsRequest) -> tuple[SedMetrics, BootstrapResu
 
 
 def _metrics(result: tuple[float, np.ndarray, np.ndarray], classes: Sequence[str]) -> SedMetrics:
-    """The metrics of one evaluation over ``classes``; a NaN class had no ground truth in it."""
+    combined, psds, pauroc = result
+    return SedMetrics.of_classes(
+        combined, dict(zip(classes, psds, strict=True)), dict(zip(classes, pauroc, strict=True))
+    )
+
+
+def _replicate_metrics(
+    result: tuple[float, np.ndarray, np.ndarray], classes: Sequence[str]
+) -> SedMetrics:
+    """A replicate's metrics over the classes with events in it (NaN: none drawn)."""
     combined, psds, pauroc = result
     present = ~np.isnan(psds)
     if not present.any():
         raise ValueError(NO_SCORED_CLASS)
     names = [name for name, kept in zip(classes, present, strict=True) if kept]
-    return SedMetrics.of_classes(
-        combined,
-        dict(zip(names, psds[present], strict=True)),
-        dict(zip(names, pauroc[present], strict=True)),
-    )
+    return _metrics((combined, psds[present], pauroc[present]), names)
 
 
 def _bootstrap(results: list, classes: Sequence[str], seed: int) -> BootstrapResult | None:
     """Replicate values of each metric; a replicate's classes are those with events in it."""
     if not results:
         return None
-    return BootstrapResult.of_replicates((_metrics(result, classes) for result in results), seed)
+    return BootstrapResult.of_replicates(
+        (_replicate_metrics(result, classes) for result in results), seed
+    )

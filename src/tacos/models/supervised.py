@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from scipy import ndimage
 from torch import nn
 
-from tacos.data.audioset import QUERY_SETS, query_set, read_categories
+from tacos.data.audioset import query_set, read_categories
 from tacos.models.asit import (
     CheckpointError,
     backbone_state_dict,
@@ -39,6 +39,7 @@ from tacos.models.asit import (
     read_checkpoint,
 )
 from tacos.models.dual import build_backbone
+from tacos.names import QUERY_SETS
 
 STRONG_HEAD_PREFIX = "strong_head."
 MEDIAN_FILTER_MODE = "reflect"
